@@ -18,7 +18,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-SAMPLE_DATA = REPO_ROOT / "data" / "sample"
+SAMPLE_DATA = REPO_ROOT / "data" / "raw" / "sample"
 
 
 @pytest.fixture(scope="session")

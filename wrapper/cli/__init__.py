@@ -22,7 +22,7 @@ COMMANDS = {
     "prepare": "wrapper.cli.prepare:prepare",
     "config": "wrapper.cli.config:config",
     "train": "wrapper.cli.train:train",
-    "ui": "wrapper.cli.train:ui",
+    "ui": "wrapper.cli.ui:ui",
     "eval": "wrapper.cli.evaluate:eval_command",
     "leaderboard": "wrapper.cli.leaderboard:leaderboard",
     "demo": "wrapper.cli.demo:demo",
