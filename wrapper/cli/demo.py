@@ -1,0 +1,43 @@
+"""`autorerank demo`: the whole loop on the bundled model and the sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--fresh", is_flag=True, help="Start over: re-prepare, re-train and re-evaluate everything.")
+@click.option("--runs", type=click.Path(path_type=Path), default=None, help="Runs folder (default: $AUTORERANK_RUNS or ./runs).")
+@click.option("--results", type=click.Path(path_type=Path), default=None, help="Results folder (default: $AUTORERANK_RESULTS or ./results).")
+@click.option("--skip-cross-encoder", is_flag=True, help="Only train the AutoTrain bi-encoder.")
+def demo(fresh: bool, runs: Path | None, results: Path | None, skip_cross_encoder: bool) -> None:
+    """Prepare the sample data, train with AutoTrain and the cross-encoder backend,
+    evaluate base and fine-tunes, and print a before/after table.
+
+    Offline, on the bundled all-MiniLM-L6-v2. Re-running reuses what is done.
+
+    \b
+    Examples:
+      autorerank demo
+      autorerank demo --fresh
+    """
+    from wrapper.pipeline import DemoOptions, run_demo
+
+    opts = DemoOptions(fresh=fresh, runs=runs, results=results, skip_cross_encoder=skip_cross_encoder)
+    click.echo("autorerank demo: prepare -> config -> train (AutoTrain + cross-encoder) -> evaluate -> gate", err=True)
+    result = run_demo(opts)
+
+    click.echo("\nsteps:")
+    for step in result.steps:
+        click.echo(f"  {step.name:<28} {step.action:<7} {step.seconds:7.1f}s  {step.detail}")
+    click.echo("\nbefore / after on the held-out validation split of the sample data:")
+    click.echo(result.table())
+    for label, gate in result.gates.items():
+        if gate["verdict"] != "improved":
+            click.secho(
+                f"\n{label}: {gate['verdict'].upper()} - not a success. what to try: {gate['advice']}",
+                fg="yellow",
+            )
+    click.echo("\nopen the leaderboard:  autorerank leaderboard   (http://127.0.0.1:8501)")

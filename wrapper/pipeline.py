@@ -1,0 +1,229 @@
+"""The whole loop in one call: prepare -> config -> train (AutoTrain and cross-encoder)
+-> gate (evaluate fine-tune and base) -> results for the leaderboard.
+
+`run_demo` is what `autorerank demo` (the README's first command) runs on the
+embedded default: the bundled all-MiniLM-L6-v2 and the sample data in
+`data/raw/sample/`. Every step reuses what is already done (the prepared
+dataset, a succeeded run with the same config, cached results) unless
+`fresh=True`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wrapper import jsonio, settings
+from wrapper.errors import RunFailed
+
+
+@dataclass
+class DemoOptions:
+    raw: Path = settings.PROJECT_ROOT / "data" / "raw" / "sample" / "pairs.csv"
+    name: str = "sample"
+    data_root: Path = Path("data")
+    runs: Path | None = None
+    results: Path | None = None
+    base_model: str = "bundled"
+    fresh: bool = False
+    # prepare: a quarter of the queries held out so the before/after is not noise
+    val_ratio: float = 0.25
+    num_negatives: int = 4
+    seed: int = 42
+    # AutoTrain st:triplet (bi-encoder)
+    triplet_epochs: int = 2
+    triplet_lr: float = 3e-5
+    triplet_batch_size: int = 16
+    # our cross-encoder backend (a fresh one-logit head on the bundled encoder)
+    cross_encoder_task: str = "cross-encoder:bce"
+    cross_encoder_epochs: int = 6
+    cross_encoder_lr: float = 1e-4
+    cross_encoder_batch_size: int = 16
+    skip_cross_encoder: bool = False
+
+
+@dataclass
+class DemoStep:
+    name: str
+    action: str  # "done" | "reused"
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class DemoResult:
+    dataset: Path
+    runs: dict[str, Path] = field(default_factory=dict)
+    gates: dict[str, dict] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)
+    steps: list[DemoStep] = field(default_factory=list)
+
+    def table(self) -> str:
+        """The before/after table the CLI prints."""
+        header = f"{'model':<34} {'kind':<13} {'MAP':>7} {'MRR@10':>7} {'NDCG@10':>8} {'vs base':>8}  verdict"
+        lines = [header, "-" * len(header)]
+        for row in self.rows:
+            delta = "" if row.get("delta") is None else f"{row['delta']:+.4f}"
+            lines.append(
+                f"{row['label']:<34} {row['kind']:<13} {row['map']:>7.4f} {row['mrr_at_10']:>7.4f} "
+                f"{row['ndcg_at_10']:>8.4f} {delta:>8}  {row.get('verdict', '')}"
+            )
+        return "\n".join(lines)
+
+
+def _timed(result: DemoResult, name: str):
+    class _Timer:
+        def __enter__(self):
+            self.t0 = time.perf_counter()
+            self.action = "done"
+            self.detail = ""
+            return self
+
+        def __exit__(self, *exc):
+            if exc[0] is None:
+                result.steps.append(DemoStep(name, self.action, time.perf_counter() - self.t0, self.detail))
+
+    return _Timer()
+
+
+def prepare_dataset(opts: DemoOptions) -> Path:
+    """Prepare the sample data unless an up-to-date prepared copy exists. Returns its folder."""
+    from wrapper.prepare import PrepareOptions, prepare
+
+    out = opts.data_root / opts.name
+    wanted = {"val_ratio": opts.val_ratio, "num_negatives": opts.num_negatives, "seed": opts.seed}
+    manifest_path = out / "dataset.json"
+    if manifest_path.exists() and not opts.fresh:
+        manifest = jsonio.read_json(manifest_path)
+        have = manifest.get("options", {})
+        sources = manifest.get("sources", [])
+        same_source = bool(sources) and sources[0].get("sha256") == _sha256(opts.raw)
+        if same_source and all(have.get(k) == v for k, v in wanted.items()):
+            return out
+    prepare(
+        [opts.raw],
+        out,
+        PrepareOptions(name=opts.name, overwrite=True, **wanted),
+    )
+    return out
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def train_or_reuse(config_path: Path, run_id: str, runs: Path, fresh: bool) -> Path:
+    """Train `config_path` as run `run_id`, unless that run already succeeded on this exact config."""
+    from wrapper.train import train_run
+
+    run_dir = runs / run_id
+    status_path = run_dir / "status.json"
+    if status_path.exists() and not fresh:
+        status = jsonio.read_json(status_path)
+        run_config = run_dir / "config.yml"
+        same = run_config.exists() and run_config.read_text() == Path(config_path).read_text()
+        if status.get("state") == "succeeded" and same and status.get("model") and Path(status["model"]).exists():
+            return run_dir
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    result = train_run(Path(config_path), runs_dir=runs, run_id=run_id, progress=True)
+    return result.run_dir
+
+
+def run_demo(opts: DemoOptions | None = None) -> DemoResult:
+    from wrapper.config import render_config
+    from wrapper.gate import check_run
+
+    opts = opts or DemoOptions()
+    runs = settings.runs_dir(opts.runs)
+    results = settings.results_dir(opts.results)
+    out = DemoResult(dataset=opts.data_root / opts.name)
+
+    with _timed(out, "prepare") as t:
+        before = (out.dataset / "dataset.json").stat().st_mtime if (out.dataset / "dataset.json").exists() else None
+        prepare_dataset(opts)
+        after = (out.dataset / "dataset.json").stat().st_mtime
+        t.action = "reused" if before == after else "done"
+        t.detail = str(out.dataset)
+
+    plans = [("triplet", "st:triplet", opts.triplet_epochs, opts.triplet_lr, opts.triplet_batch_size)]
+    if not opts.skip_cross_encoder:
+        plans.append(
+            ("cross-encoder", opts.cross_encoder_task, opts.cross_encoder_epochs, opts.cross_encoder_lr,
+             opts.cross_encoder_batch_size)
+        )
+
+    for label, task, epochs, lr, batch_size in plans:
+        run_id = f"{opts.name}-minilm-{label}"
+        with _timed(out, f"config {label}") as t:
+            config_path = render_config(
+                out.dataset,
+                base_model=opts.base_model,
+                name=run_id,
+                task=task,
+                epochs=epochs,
+                lr=lr,
+                batch_size=batch_size,
+                overwrite=True,
+            )
+            t.detail = str(config_path)
+        with _timed(out, f"train {label}") as t:
+            before = (runs / run_id / "status.json").stat().st_mtime if (runs / run_id / "status.json").exists() else None
+            try:
+                run_dir = train_or_reuse(config_path, run_id, runs, opts.fresh)
+            except RunFailed as exc:
+                raise RunFailed(f"demo: the {label} run failed: {exc}") from exc
+            after = (run_dir / "status.json").stat().st_mtime
+            t.action = "reused" if before == after and not opts.fresh else "done"
+            t.detail = str(run_dir)
+        out.runs[label] = run_dir
+        with _timed(out, f"evaluate + gate {label}") as t:
+            gate = check_run(run_dir, results=results, runs=runs)
+            out.gates[label] = gate.to_dict()
+            t.detail = gate.verdict
+
+    out.rows = _summary_rows(out, results, runs)
+    return out
+
+
+def _summary_rows(out: DemoResult, results: Path, runs: Path) -> list[dict]:
+    """Base model first, then each fine-tune, with scores read back from the results folder."""
+    from wrapper.evaluate import evaluate
+
+    rows: list[dict] = []
+    seen_base = False
+    for label, run_dir in out.runs.items():
+        status = jsonio.read_json(run_dir / "status.json")
+        report = evaluate(status["run_id"], datasets=[out.dataset], splits=["validation"], results=results, runs=runs)
+        for row in report.rows:
+            scores = row.get("scores", {})
+            entry = {
+                "kind": row.get("kind", "?"),
+                "map": scores.get("map_at_1000", row.get("main_score", float("nan"))),
+                "mrr_at_10": scores.get("mrr_at_10", float("nan")),
+                "ndcg_at_10": scores.get("ndcg_at_10", float("nan")),
+            }
+            if row.get("role") == "base":
+                if seen_base:
+                    continue
+                seen_base = True
+                rows.insert(0, {**entry, "label": "base (all-MiniLM-L6-v2)", "delta": None, "verdict": "before"})
+            else:
+                gate = status.get("gate") or out.gates.get(label, {})
+                rows.append(
+                    {
+                        **entry,
+                        "label": f"fine-tune: {status['run_id']}",
+                        "delta": gate.get("delta"),
+                        "verdict": gate.get("verdict", ""),
+                    }
+                )
+    return rows
