@@ -1,0 +1,113 @@
+"""Run every benchmark of the project and write one table (markdown + JSON).
+
+    .venv/bin/python -m bench                 # full run (tens of minutes on 2 cores)
+    .venv/bin/python -m bench --quick         # small sizes, a few minutes
+    .venv/bin/python -m bench --only prepare,eval
+
+Each benchmark module exposes `run(quick: bool) -> dict`. Every figure that is a
+ratio against a baseline measured in the same run is collected into
+`bench/out/summary.md` and `bench/out/summary.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+#: name -> (module, what it compares)
+BENCHMARKS = {
+    "prepare": ("bench.bench_prepare", "prepare + mining vs sentence-transformers mine_hard_negatives; 1M-row streaming"),
+    "train": ("bench.bench_train", "wrapper overhead vs bare `autotrain --config`; cross-encoder backend vs plain ST script"),
+    "eval": ("bench.bench_eval", "`autorerank eval` pairs/s vs direct CrossEncoder.predict; cached re-evaluation"),
+    "leaderboard": ("bench.bench_leaderboard", "leaderboard cold load of 1,000 result files"),
+    "quality": ("bench.quality", "fine-tuning quality on scifact and cmrc2018 (MAP, MRR@10, NDCG@10)"),
+}
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def flatten(prefix: str, value, out: list[tuple[str, object]]) -> None:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            flatten(f"{prefix}.{key}" if prefix else str(key), sub, out)
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
+        for i, sub in enumerate(value):
+            flatten(f"{prefix}[{i}]", sub, out)
+    else:
+        out.append((prefix, value))
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (minutes, for CI)")
+    parser.add_argument("--only", default="", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    args = parser.parse_args(argv)
+
+    selected = [s for s in args.only.split(",") if s] or list(BENCHMARKS)
+    unknown = [s for s in selected if s not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    summary = {
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(), "platform": platform.platform()},
+        "benchmarks": {},
+    }
+    failed = []
+    for name in selected:
+        module_name, what = BENCHMARKS[name]
+        print(f"\n=== {name}: {what}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            module = importlib.import_module(module_name)
+            result = module.run(quick=args.quick)
+            summary["benchmarks"][name] = {"ok": True, "seconds": round(time.perf_counter() - t0, 1), "result": result}
+        except Exception as exc:  # one failing benchmark must not hide the others
+            traceback.print_exc()
+            failed.append(name)
+            summary["benchmarks"][name] = {"ok": False, "seconds": round(time.perf_counter() - t0, 1), "error": f"{type(exc).__name__}: {exc}"}
+        (OUT / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+    lines = [
+        f"# autorerank benchmarks ({'quick' if args.quick else 'full'} run, {summary['started_at']})",
+        "",
+        f"Machine: {summary['machine']['cpus']} CPUs, Python {summary['machine']['python']}.",
+        "Ratios compare against a baseline measured in the same run.",
+        "",
+        "| benchmark | figure | value |",
+        "|---|---|---|",
+    ]
+    for name, entry in summary["benchmarks"].items():
+        if not entry["ok"]:
+            lines.append(f"| {name} | **failed** | {entry['error']} |")
+            continue
+        flat: list[tuple[str, object]] = []
+        flatten("", entry["result"], flat)
+        for key, value in flat:
+            if isinstance(value, (int, float, str, bool)) or value is None:
+                bold = "**" if "ratio" in key.lower() else ""
+                lines.append(f"| {name} | {bold}{key}{bold} | {bold}{fmt(value)}{bold} |")
+        lines.append(f"| {name} | wall time (s) | {entry['seconds']} |")
+    (OUT / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
+    print(f"\nwritten: {OUT / 'summary.md'} and {OUT / 'summary.json'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
