@@ -1,0 +1,319 @@
+"""Which checkpoint MODEL names, what kind it is, and its unique name + revision.
+
+MODEL is one of:
+
+- a run id (`runs/<run-id>/status.json`, Contract 3) or a run folder: the run's
+  final model, named `autorerank/<run-id>`; its base model comes along;
+- a local checkpoint folder (a run's `checkpoint-N/` is named after its run);
+- `bundled` (the packaged all-MiniLM-L6-v2, named by its Hub id);
+- a Hugging Face Hub id (downloaded through the Hub cache; revision = commit).
+
+Every checkpoint gets a unique (name, revision) so mteb never mixes results of
+two different models (Contract 4): the revision of a local folder is the first
+12 hex digits of the sha256 of its weights file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wrapper import settings
+from wrapper.errors import InputError
+
+BI_ENCODER = "bi-encoder"
+CROSS_ENCODER = "cross-encoder"
+KINDS = (BI_ENCODER, CROSS_ENCODER)
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
+                "pytorch_model.bin.index.json")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class ModelRef:
+    """A resolved checkpoint, not loaded yet (cheap: used to skip finished work)."""
+
+    name: str  # unique model name in results/ (e.g. autorerank/<run-id>)
+    revision: str
+    kind: str  # bi-encoder | cross-encoder
+    path: Path  # local folder with the weights
+    role: str = "external"  # fine-tune | base | external
+    run_id: str | None = None
+    run_status: dict | None = None
+    base_model: str | None = None  # as written in the run's status.json
+    dataset: str | None = None  # the run's prepared dataset folder
+    source: str | None = None  # what the user typed
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint loaded with sentence-transformers."""
+
+    model: Any  # SentenceTransformer | CrossEncoder
+    kind: str
+    name: str
+    revision: str
+    path: Path
+    run_status: dict | None = None
+    ref: ModelRef | None = None
+
+
+# --------------------------------------------------------------------------- folder facts
+
+
+def weights_file(folder: Path) -> Path | None:
+    for name in WEIGHT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    for sub in sorted(folder.glob("*/model.safetensors")):  # e.g. 0_Transformer/
+        return sub
+    return None
+
+
+def weights_hash(folder: Path) -> str:
+    """First 12 hex digits of the sha256 of the weights (all shards for an index)."""
+    path = weights_file(folder)
+    if path is None:
+        raise InputError.at(folder, "no model weights here (model.safetensors or pytorch_model.bin)",
+                            hint="point at the folder that holds the final model, e.g. runs/<id>/model")
+    digest = hashlib.sha256()
+    files = [path]
+    if path.name.endswith(".index.json"):
+        try:
+            index = json.loads(path.read_text(encoding="utf-8"))
+            files = [folder / f for f in sorted(set(index.get("weight_map", {}).values()))]
+        except (json.JSONDecodeError, OSError):
+            files = [path]
+    for file in files:
+        with open(file, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def detect_kind(folder: Path) -> str:
+    """Cross-encoder or bi-encoder, from the files a checkpoint folder holds.
+
+    sentence-transformers >= 4 marks its CrossEncoder in
+    config_sentence_transformers.json; a plain Hugging Face reranker has a
+    sequence-classification architecture (or num_labels) in config.json; a
+    SentenceTransformer has modules.json; any other transformer is embedded with
+    mean pooling as a bi-encoder.
+    """
+    st_config = _read_json(folder / "config_sentence_transformers.json")
+    model_type = st_config.get("model_type")
+    if model_type == "CrossEncoder":
+        return CROSS_ENCODER
+    if model_type == "SentenceTransformer":
+        return BI_ENCODER
+    if (folder / "modules.json").is_file():
+        return BI_ENCODER
+    config = _read_json(folder / "config.json")
+    architectures = config.get("architectures") or []
+    if any(str(a).endswith("ForSequenceClassification") for a in architectures):
+        return CROSS_ENCODER
+    if "num_labels" in config or "id2label" in config and not architectures:
+        return CROSS_ENCODER
+    if config:
+        return BI_ENCODER
+    raise InputError.at(folder, "not a model folder (no config.json, modules.json or config_sentence_transformers.json)",
+                        hint="pass a run id, a checkpoint folder, `bundled` or a Hub id")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _find_run(model: str, runs: Path) -> Path | None:
+    candidate = Path(model)
+    if (candidate / "status.json").is_file():
+        return candidate
+    if "/" not in model and (runs / model / "status.json").is_file():
+        return runs / model
+    return None
+
+
+def _run_model_folder(run_dir: Path, status: dict) -> Path:
+    status_path = run_dir / "status.json"
+    declared = status.get("model")
+    if not declared:
+        state = status.get("state")
+        raise InputError.at(status_path, f"this run has no final model (state: {state})",
+                            hint="evaluate a run that succeeded; `autorerank train` shows why it did not")
+    declared_path = Path(declared)
+    candidates = [declared_path] if declared_path.is_absolute() else [
+        declared_path, run_dir.parent.parent / declared_path, run_dir / declared_path.name,
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise InputError.at(status_path, f"the run's model folder {declared!r} does not exist", column="model",
+                        hint="was the run folder moved or its model deleted?")
+
+
+def _run_ref(run_dir: Path, source: str) -> ModelRef:
+    status_path = run_dir / "status.json"
+    try:
+        status = json.loads(status_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError.at(status_path, f"not valid JSON ({exc.msg})", line=exc.lineno, column=exc.colno) from None
+    if not isinstance(status, dict):
+        raise InputError.at(status_path, "expected a JSON object")
+    state = status.get("state")
+    if state != "succeeded":
+        raise InputError.at(status_path, f"run {run_dir.name} is {state!r}, not 'succeeded'", column="state",
+                            hint="only a finished run has a final model to evaluate")
+    folder = _run_model_folder(run_dir, status)
+    run_id = str(status.get("run_id") or run_dir.name)
+    kind = status.get("kind") if status.get("kind") in KINDS else detect_kind(folder)
+    return ModelRef(
+        name=f"autorerank/{run_id}", revision=weights_hash(folder), kind=kind, path=folder, role="fine-tune",
+        run_id=run_id, run_status=status, base_model=status.get("base_model"), dataset=status.get("dataset"),
+        source=source,
+    )
+
+
+def _enclosing_run(folder: Path) -> Path | None:
+    for parent in [folder, *folder.resolve().parents][:4]:
+        if (parent / "status.json").is_file():
+            return parent
+    return None
+
+
+# --------------------------------------------------------------------------- public
+
+
+def resolve_model(model: str, runs: Path | None = None, *, role: str | None = None) -> ModelRef:
+    """Resolve MODEL (see module doc) to a folder, kind, name and revision; loads nothing."""
+    if not model or not str(model).strip():
+        raise InputError.at("MODEL", "empty", hint="pass a run id, a checkpoint folder, `bundled` or a Hub id")
+    model = str(model)
+    runs = settings.runs_dir(runs)
+    run_dir = _find_run(model, runs)
+    if run_dir is not None:
+        ref = _run_ref(run_dir, model)
+        if role:
+            ref.role = role
+        return ref
+
+    path = Path(model)
+    if path.is_dir():
+        folder = path
+        bundled = _is_bundled(folder)
+        run_dir = None if bundled else _enclosing_run(folder)
+        run_id = None
+        if bundled:
+            name = settings.BUNDLED_MODEL_ID
+        elif run_dir is not None:
+            status = _read_json(run_dir / "status.json")
+            run_id = str(status.get("run_id") or run_dir.name)
+            try:
+                final = _run_model_folder(run_dir, status).resolve()
+            except InputError:
+                final = None
+            if final == folder.resolve():
+                name = f"autorerank/{run_id}"
+            else:
+                name = f"autorerank/{run_id}-{folder.name}"
+        else:
+            name = _local_name(folder)
+        return ModelRef(name=name, revision=weights_hash(folder), kind=detect_kind(folder), path=folder,
+                        role=role or ("fine-tune" if run_dir is not None else "external"),
+                        run_id=run_id, source=model)
+
+    if model in settings.BUNDLED_MODEL_ALIASES:
+        folder = settings.bundled_model_path()
+        return ModelRef(name=settings.BUNDLED_MODEL_ID, revision=weights_hash(folder), kind=detect_kind(folder),
+                        path=folder, role=role or "external", source=model)
+
+    if _HUB_ID.match(model):
+        folder, commit = _hub_snapshot(model)
+        return ModelRef(name=model, revision=commit, kind=detect_kind(folder), path=folder,
+                        role=role or "external", source=model)
+
+    raise InputError.at(model, "not a run id, a model folder, `bundled` or a Hub id",
+                        hint=f"run ids are the folder names under {runs}/; Hub ids look like org/name")
+
+
+def _is_bundled(folder: Path) -> bool:
+    try:
+        return folder.resolve() == settings.bundled_model_path().resolve()
+    except Exception:  # the bundled package may be missing
+        return False
+
+
+def _local_name(folder: Path) -> str:
+    """`local/<folder>` (or the folder's recorded Hub id, e.g. a Hub snapshot)."""
+    parts = folder.resolve().parts
+    if "snapshots" in parts:  # a Hub cache snapshot: models--org--name/snapshots/<commit>
+        idx = parts.index("snapshots")
+        repo = parts[idx - 1]
+        if repo.startswith("models--"):
+            return repo[len("models--"):].replace("--", "/", 1)
+    clean = re.sub(r"[^\w.-]", "_", folder.resolve().name) or "model"
+    return f"local/{clean}"
+
+
+def _hub_snapshot(repo_id: str) -> tuple[Path, str]:
+    """Download (or find in the Hub cache) a model repo; returns (folder, commit)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id))
+    except Exception as exc:  # offline, gated, not found: one message for all
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError.at(
+            repo_id, f"cannot fetch this Hub model ({reason})",
+            hint="check the id and your network/HF_TOKEN, or pass a local folder; `bundled` works offline",
+        ) from None
+    return folder, folder.name
+
+
+def base_model_ref(ref: ModelRef, runs: Path | None = None) -> ModelRef | None:
+    """The base model a fine-tune started from, evaluated as its own kind (role 'base')."""
+    if not ref.base_model:
+        return None
+    base = str(ref.base_model)
+    candidate = Path(base)
+    if not candidate.is_absolute() and not candidate.exists() and ref.run_status:
+        # relative to the project the run was started from
+        run_root = ref.path.parent
+        while run_root.parent != run_root and not (run_root / "status.json").is_file():
+            run_root = run_root.parent
+        alt = run_root.parent.parent / base
+        if alt.exists():
+            base = str(alt)
+    return resolve_model(base, runs, role="base")
+
+
+def load(ref: ModelRef, *, device: str | None = None):
+    """Load the checkpoint with sentence-transformers as its kind."""
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    try:
+        if ref.kind == CROSS_ENCODER:
+            return CrossEncoder(str(ref.path), device=device)
+        return SentenceTransformer(str(ref.path), device=device)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError.at(ref.path, f"cannot load as a {ref.kind} ({reason})",
+                            hint="is the folder a complete sentence-transformers / transformers checkpoint?") from None
+
+
+def load_model(model: str, runs: Path | None = None) -> LoadedModel:
+    """Resolve and load MODEL (public API)."""
+    ref = resolve_model(model, runs)
+    return LoadedModel(model=load(ref), kind=ref.kind, name=ref.name, revision=ref.revision, path=ref.path,
+                       run_status=ref.run_status, ref=ref)
