@@ -1,0 +1,332 @@
+"""AutoTrain's web UI as a supervised child process: start, wait until it answers, stop.
+
+Two modes, chosen by `offline` (default: `wrapper.settings.hub_reachable()`):
+
+- online:  `autotrain app --host H --port P` from the AutoTrain env - AutoTrain as is
+           (it needs `HF_TOKEN` in the environment; we pass it through, never log it).
+- offline: `python autotrain_ui_offline.py --host H --port P` with the AutoTrain env's
+           python. That launcher patches AutoTrain in memory (no Hub model lists, a
+           local user instead of token verification, no Hub repo check, push to Hub
+           forced off) and serves the app; AutoTrain's installed files are untouched.
+
+The child runs in its own process group with the working folder (`runs/ui/` by
+default) as its current directory: AutoTrain writes each project there as
+`./<project_name>/` (final model at the top), plus `autotrain.db`. Its stdout and
+stderr go to `<workdir>/autotrain.log` (offline; the file the UI's "Logs" panel
+reads) or `<workdir>/autotrain-app.log` (online, where `autotrain app` writes
+`autotrain.log` itself).
+
+Library code: never prints, raises `InputError` / `RunFailed`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wrapper import settings
+from wrapper.errors import InputError, RunFailed
+
+LAUNCHER = Path(__file__).with_name("autotrain_ui_offline.py")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_READY_TIMEOUT = 180.0
+LOCAL_USER = "local"
+#: environment variables that must never reach an offline child (tokens)
+TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+OFFLINE_VARS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def default_workdir() -> Path:
+    """`<runs>/ui`: `$AUTORERANK_RUNS/ui`, else `runs/ui`."""
+    return settings.runs_dir() / "ui"
+
+
+def connect_host(host: str) -> str:
+    """The address a local client uses to reach a server bound to `host`."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+def url_for(host: str, port: int) -> str:
+    h = connect_host(host)
+    if ":" in h:
+        h = f"[{h}]"
+    return f"http://{h}:{port}/"
+
+
+def _env_executable(env_dir: Path, name: str) -> Path:
+    exe = env_dir / "bin" / name
+    if not exe.exists():
+        raise InputError.at(
+            exe,
+            f"the AutoTrain environment has no `{name}` executable",
+            hint="run `make setup` (creates .venv-autotrain), or point --autotrain-env / "
+            "$AUTORERANK_AUTOTRAIN_ENV at a virtual environment with autotrain-advanced==0.8.36",
+        )
+    return exe
+
+
+def build_command(
+    *, host: str, port: int, offline: bool, autotrain_env: Path, user: str = LOCAL_USER
+) -> list[str]:
+    """The child's argv (a list, never a shell string)."""
+    if offline:
+        python = _env_executable(autotrain_env, "python")
+        return [str(python), str(LAUNCHER), "--host", host, "--port", str(port), "--user", user]
+    autotrain = _env_executable(autotrain_env, "autotrain")
+    return [str(autotrain), "app", "--host", host, "--port", str(port)]
+
+
+def _bundled_model_or_none() -> str | None:
+    try:
+        return str(settings.bundled_model_path())
+    except Exception:  # the bundled-model package is optional for the UI
+        return None
+
+
+def child_env(
+    *, offline: bool, autotrain_env: Path, base: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Environment for the UI server: AutoTrain env first on PATH, Hub off and no token offline.
+
+    The bundled model's folder is offered in the UI's model list through
+    AutoTrain's own `AUTOTRAIN_CUSTOM_MODELS` (kept if the user set it).
+    """
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = str(autotrain_env / "bin") + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(autotrain_env)
+    env.pop("PYTHONPATH", None)  # the main env's packages must not shadow AutoTrain's pins
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if offline:
+        env.update(OFFLINE_VARS)
+        for var in TOKEN_VARS:
+            env.pop(var, None)
+    bundled = _bundled_model_or_none()
+    if bundled:
+        custom = [m.strip() for m in env.get("AUTOTRAIN_CUSTOM_MODELS", "").split(",") if m.strip()]
+        if bundled not in custom:
+            custom.append(bundled)
+        env["AUTOTRAIN_CUSTOM_MODELS"] = ",".join(custom)
+    return env
+
+
+def check_port_free(host: str, port: int) -> None:
+    """InputError if something already listens on host:port (or it cannot be bound)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError.at(
+                f"--host {host} --port {port}",
+                f"cannot listen there ({exc.strerror or exc})",
+                hint=f"another server (an earlier `autorerank ui`?) may be using port {port}: "
+                f"stop it or pass a free port, e.g. --port {port + 1}",
+            ) from None
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    # tqdm redraws with \r: keep the last state of each line
+    kept = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+    kept = [line for line in kept if line.strip()]
+    return "\n".join(kept[-lines:]) or "(empty log)"
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    """True once an HTTP server answers at `url` (any status, 401 included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class UIServer:
+    """A running AutoTrain UI child. Use `stop()` (or a `with` block) to end it."""
+
+    process: subprocess.Popen
+    url: str
+    host: str
+    port: int
+    workdir: Path
+    log_path: Path
+    offline: bool
+    command: list[str] = field(repr=False, default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Block until the child exits on its own; return its exit code."""
+        return self.process.wait(timeout=timeout)
+
+    def processes(self) -> list:
+        """The child and all its descendants (training jobs included), as psutil objects."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        """Stop the server and every process it started: SIGTERM, then SIGKILL after `grace` s.
+
+        `autotrain app` (online mode) starts uvicorn in a session of its own, so the
+        descendants are collected first and signalled one by one as well as through
+        the child's process group. Returns the child's exit code.
+        """
+        import psutil
+
+        procs = self.processes()
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for proc in procs:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(procs, timeout=grace)
+        for proc in alive:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        if alive:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            psutil.wait_procs(alive, timeout=5)
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def __enter__(self) -> "UIServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def wait_until_ready(server: UIServer, timeout: float = DEFAULT_READY_TIMEOUT, poll: float = 0.5) -> None:
+    """Poll the server's URL until it answers; RunFailed if the child exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code = server.process.poll()
+        if code is not None:
+            raise RunFailed(
+                f"AutoTrain's UI exited (code {code}) before it answered at {server.url}"
+                + (" - AutoTrain exits 0 even when it fails" if code == 0 else "")
+                + f"\n  log: {server.log_path}\n"
+                + _indent(log_tail(server.log_path))
+                + (
+                    "\n  hint: without the Hugging Face Hub, run `autorerank ui --offline`"
+                    if not server.offline
+                    else ""
+                )
+            )
+        if answers(server.url):
+            return
+        if time.monotonic() >= deadline:
+            server.stop()
+            raise RunFailed(
+                f"AutoTrain's UI did not answer at {server.url} within {timeout:.0f} s; stopped it."
+                f"\n  log: {server.log_path}\n" + _indent(log_tail(server.log_path))
+                + "\n  hint: on a busy machine pass a longer --timeout"
+            )
+        time.sleep(poll)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  | " + line for line in text.splitlines())
+
+
+def start(
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workdir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    autotrain_env: str | os.PathLike | None = None,
+    ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    user: str = LOCAL_USER,
+) -> UIServer:
+    """Start AutoTrain's UI and return once it answers HTTP at `server.url`.
+
+    `offline=None` decides by `settings.hub_reachable()`. Raises `InputError` for a
+    busy port or a missing AutoTrain env, `RunFailed` if the UI exits early or does
+    not answer within `ready_timeout` seconds (with the tail of its log).
+    """
+    if not 0 < int(port) < 65536:
+        raise InputError.at(f"--port {port}", "is not a TCP port", hint="use 1-65535, e.g. --port 8080")
+    env_dir = Path(settings.autotrain_env_dir(autotrain_env)).absolute()
+    if offline is None:
+        offline = not settings.hub_reachable()
+    command = build_command(host=host, port=port, offline=offline, autotrain_env=env_dir, user=user)
+    check_port_free(host, port)
+
+    work = Path(workdir) if workdir else default_workdir()
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError.at(work, f"cannot create the working folder ({exc.strerror})",
+                            hint="pass a writable --workdir") from None
+    work = work.resolve()
+    log_path = work / ("autotrain.log" if offline else "autotrain-app.log")
+
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=work,
+            env=child_env(offline=offline, autotrain_env=env_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop the whole group
+        )
+    server = UIServer(
+        process=process,
+        url=url_for(host, port),
+        host=host,
+        port=port,
+        workdir=work,
+        log_path=log_path,
+        offline=offline,
+        command=command,
+    )
+    try:
+        wait_until_ready(server, timeout=ready_timeout)
+    except BaseException:
+        server.stop(grace=5)
+        raise
+    return server
