@@ -1,0 +1,55 @@
+"""`autorerank train`: run a config (AutoTrain or the cross-encoder backend) in runs/<run-id>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("config_path", metavar="CONFIG.yml", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--runs", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Parent folder of run folders (default: $AUTORERANK_RUNS or ./runs).")
+@click.option("--run-id", default=None, help="Run folder name (default: <UTC time>-<project_name>).")
+@click.option("--num-processes", type=int, default=1, show_default=True,
+              help="Processes for the cross-encoder backend (GPUs, or CPU processes with gloo). "
+                   "AutoTrain picks its own from the visible GPUs.")
+@click.option("--launcher", type=click.Choice(["torchrun", "accelerate"]), default="torchrun", show_default=True,
+              help="How the cross-encoder backend starts more than one process.")
+@click.option("--autotrain-env", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="AutoTrain virtual env (default: $AUTORERANK_AUTOTRAIN_ENV or ./.venv-autotrain).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to the run folder).")
+@click.option("--no-gate", is_flag=True, help="Skip the regression gate (evaluation vs the base model) after success.")
+def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_progress, no_gate) -> None:
+    """Train CONFIG.yml (from `autorerank config`) and record the run.
+
+    st:* tasks run AutoTrain from its own environment; cross-encoder:* tasks run
+    the sentence-transformers CrossEncoder backend. The run folder holds
+    config.yml, status.json, metrics.jsonl, stdout.log/stderr.log and the model.
+    Ctrl-C stops the whole training process tree and marks the run interrupted.
+
+    \b
+    Examples:
+      autorerank train autotrain_configs/sample-minilm.yml
+      autorerank train autotrain_configs/sample-ce.yml --num-processes 2
+    """
+    from wrapper.train import train_run
+
+    result = train_run(config_path, runs_dir=runs, run_id=run_id, progress=not no_progress,
+                       num_processes=num_processes, autotrain_env=autotrain_env, launcher=launcher)
+    status = result.status
+    steps = status.get("steps") or {}
+    click.echo(f"run {status['run_id']}: succeeded ({steps.get('done')} steps, {status.get('wall_s')} s)")
+    click.echo(f"  model:   {status['model']}")
+    click.echo(f"  folder:  {result.run_dir}")
+    if no_gate:
+        return
+    try:
+        from wrapper.gate import check_run
+    except ImportError:
+        click.echo("  gate:    skipped (wrapper.gate is not available)")
+        return
+    click.echo("  gate:    evaluating the fine-tune against its base model ...", err=True)
+    verdict = check_run(result.run_dir)
+    click.echo(f"  gate:    {verdict.sentence()}")

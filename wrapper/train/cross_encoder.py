@@ -1,0 +1,263 @@
+"""The cross-encoder backend: a sentence-transformers `CrossEncoder` fine-tuned as a reranker.
+
+AutoTrain's `st:triplet` trains a bi-encoder; this trains the reranker the product
+promises. It is a child-process entry point (supervised like AutoTrain)::
+
+    python -m wrapper.train.cross_encoder --config runs/<id>/config.yml --output runs/<id>/model
+
+Losses (`task: cross-encoder:<loss>`):
+- `bce`      binary cross-entropy over (query, passage) pairs: positives 1, mined negatives 0
+- `mnrl`     multiple-negatives ranking over (query, positive, negative_1..k) tuples
+- `listwise` ListNet over (query, [positives + negatives]) lists
+
+Training data is `flagembedding/train.jsonl` of the prepared dataset (the parent of
+`data.path`); evaluation is `CrossEncoderRerankingEvaluator` on `eval/<valid_split>.jsonl`
+during training, and the best checkpoint by MAP is what ends up in `--output`
+(with a model card). Progress is printed as `AUTORERANK_*` lines on stdout,
+which `wrapper.train.autotrain.LogParser` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from wrapper.train.autotrain import METRIC_PREFIX, TOTAL_PREFIX
+
+EVAL_NAME = "validation"
+BEST_METRIC = f"eval_{EVAL_NAME}_map"
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    from wrapper.errors import InputError
+
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError.at(path, f"not valid JSON: {exc.msg}", line=lineno) from None
+    return rows
+
+
+def _texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    return [v for v in value if isinstance(v, str) and v.strip()]
+
+
+def build_train_rows(records: list[dict], loss: str, num_negatives: int) -> dict[str, list]:
+    """Columns of the training dataset for `loss` from flagembedding records {query, pos, neg}."""
+    if loss == "bce":
+        q, p, labels = [], [], []
+        for r in records:
+            for pos in _texts(r.get("pos")):
+                q.append(r["query"]), p.append(pos), labels.append(1.0)
+            for neg in _texts(r.get("neg"))[:num_negatives]:
+                q.append(r["query"]), p.append(neg), labels.append(0.0)
+        return {"query": q, "passage": p, "label": labels}
+    if loss == "mnrl":
+        usable = [r for r in records if _texts(r.get("pos"))]
+        counts = [len(_texts(r.get("neg"))) for r in usable]
+        k = min([num_negatives, *counts]) if counts else 0
+        columns: dict[str, list] = {"query": [], "positive": []}
+        for i in range(k):
+            columns[f"negative_{i + 1}"] = []
+        for r in usable:
+            negs = _texts(r.get("neg"))
+            for pos in _texts(r.get("pos")):
+                columns["query"].append(r["query"])
+                columns["positive"].append(pos)
+                for i in range(k):
+                    columns[f"negative_{i + 1}"].append(negs[i])
+        return columns
+    if loss == "listwise":
+        q, docs, labels = [], [], []
+        for r in records:
+            pos, neg = _texts(r.get("pos")), _texts(r.get("neg"))[:num_negatives]
+            if not pos:
+                continue
+            q.append(r["query"])
+            docs.append(pos + neg)
+            labels.append([1.0] * len(pos) + [0.0] * len(neg))
+        return {"query": q, "docs": docs, "labels": labels}
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def make_loss(loss: str, model, num_negatives: int):
+    from sentence_transformers.cross_encoder import losses
+
+    if loss == "bce":
+        return losses.BinaryCrossEntropyLoss(model)
+    if loss == "mnrl":
+        return losses.MultipleNegativesRankingLoss(model, num_negatives=num_negatives)
+    if loss == "listwise":
+        return losses.ListNetLoss(model)
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def eval_samples(path: Path) -> list[dict]:
+    samples = []
+    for r in _read_jsonl(path):
+        pos, neg = _texts(r.get("positive")), _texts(r.get("negative"))
+        if pos and neg:
+            samples.append({"query": r["query"], "positive": pos, "negative": neg})
+    return samples
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def emit(prefix: str, payload: Any) -> None:
+    if is_main_process():
+        text = payload if isinstance(payload, str) else json.dumps(payload, default=float)
+        print(prefix + text, flush=True)
+
+
+def _schedule(total_steps: int, wanted: int, every: int) -> int:
+    return every if every > 0 else max(1, math.ceil(total_steps / wanted))
+
+
+def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> Path:
+    """Train per the config and save the best model to `output`; returns `output`."""
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder,
+        CrossEncoderModelCardData,
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
+    from sentence_transformers.training_args import BatchSamplers
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
+
+    from wrapper.config import load_config, resolve_data_path
+
+    config = load_config(config_path, base=base_dir)
+    params = config.params_model()
+    loss_name = config.loss or "bce"
+    root = resolve_data_path(config, base_dir).parent
+    records = _read_jsonl(root / "flagembedding" / "train.jsonl")
+    columns = build_train_rows(records, loss_name, params.num_negatives)
+    train_dataset = Dataset.from_dict(columns).shuffle(seed=params.seed)
+    if len(train_dataset) == 0:
+        raise ValueError(f"no usable training rows for loss {loss_name} in {root / 'flagembedding/train.jsonl'}")
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    per_epoch = max(math.ceil(len(train_dataset) / (params.batch_size * world)) // params.gradient_accumulation, 1)
+    total = params.max_steps if params.max_steps > 0 else per_epoch * params.epochs
+
+    evaluator = None
+    if config.data.valid_split:
+        samples = eval_samples(root / "eval" / f"{config.data.valid_split}.jsonl")
+        if samples:
+            evaluator = CrossEncoderRerankingEvaluator(
+                samples=samples, name=EVAL_NAME, at_k=10, batch_size=64, write_csv=False,
+            )
+
+    model = CrossEncoder(
+        config.base_model,
+        num_labels=1,
+        max_length=params.max_seq_length,
+        model_card_data=CrossEncoderModelCardData(
+            language=None, license=None,
+            model_name=f"{config.project_name} (autorerank cross-encoder:{loss_name})",
+        ),
+    )
+    checkpoints = output.parent / "checkpoints"
+    eval_every = _schedule(total, 4, params.eval_steps)
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=params.epochs,
+        max_steps=params.max_steps,
+        per_device_train_batch_size=params.batch_size,
+        per_device_eval_batch_size=params.batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation,
+        learning_rate=params.lr,
+        warmup_steps=int(round(params.warmup_ratio * total)),
+        lr_scheduler_type=params.scheduler,
+        optim=params.optimizer,
+        weight_decay=params.weight_decay,
+        max_grad_norm=params.max_grad_norm,
+        seed=params.seed,
+        fp16=params.mixed_precision == "fp16",
+        bf16=params.mixed_precision == "bf16",
+        logging_steps=_schedule(total, 20, params.logging_steps),
+        eval_strategy="steps" if evaluator else "no",
+        eval_steps=eval_every if evaluator else None,
+        save_strategy="steps" if evaluator else "no",
+        save_steps=eval_every,
+        save_total_limit=params.save_total_limit,
+        load_best_model_at_end=evaluator is not None,
+        metric_for_best_model=BEST_METRIC if evaluator else None,
+        greater_is_better=True,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else BatchSamplers.BATCH_SAMPLER,
+        report_to="none" if config.log == "none" else config.log,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        ddp_find_unused_parameters=False if world > 1 else None,
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+    class Emit(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            emit(TOTAL_PREFIX, str(state.max_steps))
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            record = {"step": state.global_step, **{k: v for k, v in (logs or {}).items() if k != "total_flos"}}
+            emit(METRIC_PREFIX, record)
+
+    trainer = CrossEncoderTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        loss=make_loss(loss_name, model, params.num_negatives),
+        evaluator=evaluator,
+        callbacks=[Emit()],
+    )
+    trainer.remove_callback(PrinterCallback)  # we print our own machine-readable lines
+    trainer.train()
+    if is_main_process():
+        final: dict[str, Any] = {"step": trainer.state.global_step}
+        if evaluator is not None:
+            scores = evaluator(trainer.model)
+            final.update({f"eval_{k}": v for k, v in scores.items()})
+            final["best_checkpoint"] = trainer.state.best_model_checkpoint
+        trainer.model.save_pretrained(str(output))
+        (output / "autorerank_training.json").write_text(
+            json.dumps({"task": config.task, "base_model": config.base_model, "loss": loss_name,
+                        "params": params.model_dump(), "train_rows": len(train_dataset),
+                        "steps": trainer.state.global_step, "final": final}, indent=2, default=str),
+            encoding="utf-8",
+        )
+        emit(METRIC_PREFIX, final)
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m wrapper.train.cross_encoder", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", required=True, type=Path, help="an autorerank config with task cross-encoder:<loss>")
+    ap.add_argument("--output", required=True, type=Path, help="folder for the final (best) model")
+    ap.add_argument("--base-dir", type=Path, default=None, help="resolve relative data paths against this folder")
+    ns = ap.parse_args(argv)
+    train(ns.config, ns.output, base_dir=ns.base_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
