@@ -1,0 +1,77 @@
+"""`autorerank prepare SOURCE... --out DIR`: a thin shell over `wrapper.prepare`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wrapper.prepare.options import Format
+
+
+def _margin(value: str | None) -> float | None:
+    if value is None or value.strip().lower() in ("off", "none", "no"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number (or 'off')", param_hint="--margin") from None
+
+
+@click.command(
+    "prepare",
+    epilog="""\b
+Examples:
+  autorerank prepare pairs.csv --out data/mine
+  autorerank prepare triples.train.tsv.gz --format triplets --num-negatives 2 --out data/msmarco
+  autorerank prepare ../datasets/scifact --split train --out data/scifact
+  autorerank prepare qa.json --miner BAAI/bge-small-en-v1.5 --range-min 3 --out data/qa
+""",
+)
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Output folder (data/<name>).")
+@click.option("--format", "fmt", type=click.Choice([f.value for f in Format]), default="auto", show_default=True,
+              help="Input format; auto detects it from each source's shape.")
+@click.option("--query-col", help="Column holding the query (default: query, question, anchor, ...).")
+@click.option("--passage-col", help="Column holding the passage (pairs/positives).")
+@click.option("--label-col", help="Column holding the relevance label (pairs).")
+@click.option("--pos-col", help="Column holding the positive(s) (triplets/listwise/positives).")
+@click.option("--neg-col", help="Column holding the negative(s) (triplets/listwise).")
+@click.option("--split", "split", help="BEIR qrels split to read (qrels/<split>.tsv); default train.")
+@click.option("--label-threshold", type=float, help="Labels >= this are positives [default: 1, or 0.5 for fractions].")
+@click.option("--val-ratio", type=float, default=0.1, show_default=True, help="Share of queries held out for validation.")
+@click.option("--test-ratio", type=float, default=0.0, show_default=True, help="Share of queries held out for test.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split and random negatives.")
+@click.option("--mine/--no-mine", default=True, show_default=True, help="Mine hard negatives.")
+@click.option("--miner", default="bundled", show_default=True,
+              help="sentence-transformers model (name or path) used to mine; 'bundled' = all-MiniLM-L6-v2.")
+@click.option("--num-negatives", type=int, default=4, show_default=True, help="Negatives per training query.")
+@click.option("--eval-negatives", type=int, help="Candidates per held-out query [default: 2 x --num-negatives].")
+@click.option("--range-min", type=int, default=0, show_default=True, help="Skip this many top hits when mining.")
+@click.option("--margin", default="0.05", show_default=True,
+              help="False-negative guard: drop candidates scoring above pos - |pos| x MARGIN; 'off' disables.")
+@click.option("--random-negatives", type=int, default=0, show_default=True,
+              help="How many of the negatives are drawn at random instead of mined.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Encoding batch size for mining.")
+@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
+              help="Extra passages to mine from (jsonl/csv/tsv/parquet/txt); repeatable.")
+@click.option("--name", help="Dataset name in dataset.json [default: the --out folder name].")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the inputs.")
+@click.option("--title/--no-title", "use_title", default=True, show_default=True,
+              help="BEIR/corpus: prefix document titles to their text.")
+@click.option("--device", help="Device for the miner (cpu, cuda, ...) [default: best available].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
+def prepare(sources, out, fmt, margin, corpus, **flags) -> None:
+    """Turn raw data into train/validation(/test) sets with hard negatives.
+
+    SOURCE is a CSV/TSV/JSONL/JSON/Parquet file (gzip welcome) or a BEIR folder.
+    Formats: pairs (query, passage, label), listwise (query, pos[], neg[]),
+    triplets (query, positive, negative; headerless TSV too), beir, squad,
+    positives (query, positive).
+    """
+    from wrapper.prepare import PrepareOptions
+    from wrapper.prepare import prepare as run_prepare
+
+    options = PrepareOptions.build(format=fmt, margin=_margin(margin), corpus=tuple(str(c) for c in corpus), **flags)
+    report = run_prepare(list(sources), out, options)
+    click.echo(report.summary())

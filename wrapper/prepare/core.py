@@ -1,0 +1,185 @@
+"""`prepare`: raw files -> a validated, split, mined dataset folder (Contract 1)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from tqdm.auto import tqdm
+
+from wrapper import jsonio
+from wrapper.errors import InputError
+from wrapper.prepare import manifest as M
+from wrapper.prepare import writers
+from wrapper.prepare.formats import SourceInfo, read_corpus_file, read_source
+from wrapper.prepare.mining import MiningStats, mine
+from wrapper.prepare.options import PrepareOptions
+from wrapper.prepare.readers import file_sha256
+from wrapper.prepare.records import Collector, QueryEntry
+from wrapper.prepare.split import split_queries
+
+FILES = {
+    "autotrain_train": "autotrain/train.csv",
+    "autotrain_validation": "autotrain/validation.csv",
+    "flagembedding_train": "flagembedding/train.jsonl",
+}
+
+
+@dataclass
+class PrepareReport:
+    """What `prepare` did: the manifest written to `dataset.json`, and where."""
+
+    out: Path
+    manifest: dict[str, Any]
+
+    def summary(self) -> str:
+        return M.summary_text(self.manifest, self.out)
+
+
+def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, options: PrepareOptions | None = None) -> PrepareReport:
+    """Read `sources`, clean, split by query, mine negatives and write the dataset to `out`."""
+    options = options or PrepareOptions()
+    sources = [Path(s) for s in sources]
+    out = Path(out)
+    if not sources:
+        raise InputError("no SOURCE given\n  hint: autorerank prepare data.csv --out data/mine")
+    writers.check_output(out, options.overwrite)  # fail before any heavy work
+
+    collector = Collector()
+    infos: list[SourceInfo] = [read_source(path, options, collector) for path in sources]
+    corpus_info = []
+    for extra in options.corpus:
+        n = read_corpus_file(Path(extra), options, collector)
+        corpus_info.append({"path": str(extra), "passages": n, "sha256": file_sha256(Path(extra))})
+    dropped_queries = collector.finalise()
+    counts = collector.counts()
+    if not collector.queries:
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in counts["skipped_by_reason"].items()) or "no rows"
+        raise InputError(
+            f"no usable query in {', '.join(str(s) for s in sources)}: {counts['rows_read']:,} rows read, "
+            f"none gave a query with a positive ({reasons})\n"
+            "  hint: check --format and the column flags (--query-col, --passage-col, --label-col, ...) "
+            "and, for graded labels, --label-threshold"
+        )
+
+    by_id: dict[str, QueryEntry] = {e.query_id: e for e in collector.queries.values()}
+    splits = split_queries(list(by_id), val_ratio=options.val_ratio, test_ratio=options.test_ratio, seed=options.seed)
+
+    stats = MiningStats(pool_size=len(collector.passages))
+    if options.mine:
+        targets = {by_id[q].text: options.num_negatives for q in splits["train"]}
+        for name in ("validation", "test"):
+            targets.update({by_id[q].text: options.eval_candidates for q in splits[name]})
+        stats = mine(collector, targets, options)
+
+    passages = collector.passages
+
+    def negatives(entry: QueryEntry) -> list[int]:
+        return list(entry.neg) + entry.mined
+
+    train = [by_id[q] for q in splits["train"]]
+    has_negatives = any(negatives(e) for e in train)
+    columns = writers.AUTOTRAIN_COLUMNS if has_negatives else writers.AUTOTRAIN_COLUMNS[:2]
+
+    def autotrain_rows(entries: list[QueryEntry], limit: int | None):
+        for entry in entries:
+            negs = negatives(entry)[:limit] if limit else negatives(entry)
+            for pid in entry.pos:
+                if has_negatives:
+                    for nid in negs:
+                        yield entry.text, passages[pid], passages[nid]
+                else:
+                    yield entry.text, passages[pid]
+
+    split_manifest: dict[str, dict[str, Any]] = {}
+    files: dict[str, Any] = dict(FILES)
+    files["eval"] = {}
+    with writers.staging_folder(out, options.overwrite) as tmp:
+        bar = tqdm(total=4, desc="writing", disable=not options.progress)
+        train_rows = writers.write_csv(tmp / FILES["autotrain_train"], columns, autotrain_rows(train, None))
+        val_entries = [by_id[q] for q in splits["validation"]]
+        val_rows = writers.write_csv(tmp / FILES["autotrain_validation"], columns,
+                                     autotrain_rows(val_entries, options.num_negatives))
+        bar.update(2)
+        writers.write_jsonl(
+            tmp / FILES["flagembedding_train"],
+            ({"query": e.text, "pos": [passages[p] for p in e.pos], "neg": [passages[n] for n in negatives(e)]}
+             for e in train if negatives(e) or not has_negatives),
+        )
+        bar.update(1)
+        for name in ("validation", "test"):
+            if name == "test" and options.test_ratio <= 0:
+                continue
+            rel = f"eval/{name}.jsonl"
+            entries = [by_id[q] for q in splits[name]]
+            writers.write_jsonl(
+                tmp / rel,
+                ({"query_id": e.query_id, "query": e.text, "positive": [passages[p] for p in e.pos],
+                  "negative": [passages[n] for n in negatives(e)]} for e in entries),
+            )
+            files["eval"][name] = rel
+            cands = [len(negatives(e)) for e in entries]
+            split_manifest[name] = {
+                "queries": len(entries),
+                "positives": sum(len(e.pos) for e in entries),
+                "negatives": sum(cands),
+                "queries_without_negatives": sum(1 for c in cands if c == 0),
+            }
+        bar.update(1)
+        bar.close()
+        split_manifest["validation"]["triplets"] = val_rows
+        split_manifest["train"] = {
+            "queries": len(train),
+            "triplets": train_rows,
+            "positives": sum(len(e.pos) for e in train),
+            "negatives": sum(len(negatives(e)) for e in train),
+            "queries_without_negatives": sum(1 for e in train if not negatives(e)),
+        }
+        if "test" not in split_manifest:
+            split_manifest["test"] = {"queries": 0}
+        written = _flat(files)
+        manifest = {
+            "name": options.name or out.name,
+            "format_version": M.FORMAT_VERSION,
+            "created_at": M.now_iso(),
+            "sources": [_source_entry(info) for info in infos],
+            "corpus": corpus_info,
+            "options": options.model_dump(mode="json"),
+            "label_threshold": next((i.details["label_threshold"] for i in infos if "label_threshold" in i.details), None),
+            "counts": {**counts, "queries": len(collector.queries), "queries_without_positive": dropped_queries,
+                       "passages": len(passages)},
+            "splits": {k: split_manifest[k] for k in ("train", "validation", "test")},
+            "has_negatives": has_negatives,
+            "autotrain_columns": columns,
+            "mining": stats.as_manifest() if options.mine else None,
+            "files": files,
+            "content_hash": M.content_hash(tmp, written),
+            "versions": M.versions(),
+        }
+        jsonio.write_json(tmp / "dataset.json", manifest)
+    return PrepareReport(out, manifest)
+
+
+def _flat(files: dict) -> list[str]:
+    out: list[str] = []
+    for value in files.values():
+        out.extend(_flat(value) if isinstance(value, dict) else [value])
+    return out
+
+
+def _source_entry(info: SourceInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": info.path, "format": info.format, "file_kind": info.file_kind,
+                             "rows_read": info.rows_read}
+    if len(info.hashed_files) == 1:
+        entry["sha256"] = file_sha256(info.hashed_files[0])
+    else:
+        per_file = {str(p): file_sha256(p) for p in info.hashed_files}
+        entry["files"] = per_file
+        entry["sha256"] = hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in per_file.items()).encode()).hexdigest()
+    if info.columns:
+        entry["columns"] = info.columns
+    entry.update(info.details)
+    return entry

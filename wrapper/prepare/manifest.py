@@ -1,0 +1,103 @@
+"""`dataset.json` (the manifest other stages read) and the human summary of a prepare run."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+def versions() -> dict[str, str]:
+    from wrapper import __version__
+
+    out = {"autorerank": __version__, "python": sys.version.split()[0]}
+    for dist in ("sentence-transformers", "datasets", "torch", "transformers"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def content_hash(root: Path, files: list[str]) -> str:
+    """sha256 over (relative path, bytes) of the written data files, in a fixed order."""
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        h.update(rel.encode("utf-8") + b"\0")
+        with open(root / rel, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def summary_text(manifest: dict[str, Any], out: Path) -> str:
+    """A short report with hints when something looks wrong."""
+    c = manifest["counts"]
+    s = manifest["splits"]
+    lines = [f"prepared {manifest['name']!r} -> {out}"]
+    fmts = ", ".join(sorted({src["format"] for src in manifest["sources"]}))
+    lines.append(f"  sources: {len(manifest['sources'])} ({fmts})")
+    skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(c["skipped_by_reason"].items(), key=lambda kv: -kv[1]))
+    lines.append(
+        f"  rows: {c['rows_read']:,} read = {c['rows_used']:,} used + {c['rows_skipped']:,} skipped"
+        + (f" ({skipped})" if skipped else "")
+    )
+    split_text = ", ".join(
+        f"{name} {info['queries']:,} queries" + (f" / {info['triplets']:,} triplets" if "triplets" in info else "")
+        for name, info in s.items() if info.get("queries") or name != "test"
+    )
+    lines.append(f"  splits: {split_text}")
+    m = manifest.get("mining") or {}
+    hints: list[str] = []
+    if m.get("queries"):
+        per = m["negatives_per_query"]
+        lines.append(
+            f"  mining: {m['queries']:,} queries, {m['negatives_mined']:,} negatives "
+            f"(per query mean {per['mean']}, min {per['min']}, max {per['max']}); "
+            f"false-negative guard removed {m['removed_by_false_negative_guard']:,}; {m['seconds']} s"
+        )
+        if m["no_negative_queries"] > max(1, 0.1 * m["queries"]) or m["short_queries"] > 0.3 * m["queries"]:
+            hints.append(
+                f"{m['no_negative_queries']:,} queries got no negative and {m['short_queries']:,} got fewer than asked: "
+                "loosen the false-negative guard (--margin 0.02, or --margin off), lower --range-min, "
+                "or give a bigger pool with --corpus"
+            )
+    elif not manifest["options"].get("mine"):
+        lines.append("  mining: off")
+    if not manifest["has_negatives"]:
+        hints.append(
+            "no query has a negative: autotrain/*.csv hold (anchor, positive) pairs only; "
+            "turn mining on (--mine) or give labelled negatives to train with triplets"
+        )
+    if c["rows_read"] and c["rows_skipped"] > 0.2 * c["rows_read"]:
+        hints.append(f"{c['rows_skipped']:,} of {c['rows_read']:,} rows were skipped; check the reasons above and your column flags")
+    if s["train"].get("queries_without_negatives") and manifest["has_negatives"]:
+        hints.append(
+            f"{s['train']['queries_without_negatives']:,} training queries have no negative and give no triplets"
+        )
+    if s["train"]["queries"] < 20:
+        hints.append(f"only {s['train']['queries']} training queries: expect little to be learned")
+    lines.append(f"  files: {', '.join(_flat_files(manifest['files']))}")
+    for hint in hints:
+        lines.append(f"  hint: {hint}")
+    return "\n".join(lines)
+
+
+def _flat_files(files: dict) -> list[str]:
+    out = []
+    for value in files.values():
+        if isinstance(value, dict):
+            out.extend(_flat_files(value))
+        else:
+            out.append(value)
+    return out

@@ -1,0 +1,238 @@
+"""Hard-negative mining with any sentence-transformers model, streamed over the corpus.
+
+For every query that has fewer negatives than its target, the model scores the
+whole pool (the given corpus, or every passage seen) and keeps the best ones that
+are not the query's positives or labelled negatives, with
+
+- a rank window: the `range_min` top hits are skipped (they are often unlabelled positives);
+- a false-negative guard: a candidate scoring above `pos - |pos| * margin`
+  (`pos` = the query's weakest positive's score) is dropped and counted;
+- an optional mix of random negatives drawn from the pool.
+
+Memory: each unique text is encoded once; the corpus is encoded and scored in
+chunks of `chunk_size` passages against blocks of queries, and only a running
+top-k per query is kept, so a million-passage corpus never needs a
+million-by-N score matrix (nor all its embeddings) in memory.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from wrapper.errors import InputError
+from wrapper.prepare.options import PrepareOptions
+from wrapper.prepare.records import Collector, QueryEntry
+
+QUERY_BLOCK = 1024  # queries scored at once against a corpus chunk
+
+
+@dataclass
+class MiningStats:
+    queries: int = 0  # queries that needed mined negatives
+    mined_total: int = 0
+    per_query: list[int] = field(default_factory=list)
+    no_negative_queries: int = 0  # needed some, got none (and had no labelled ones)
+    short_queries: int = 0  # got fewer than needed
+    removed_by_false_negative_guard: int = 0
+    random_negatives: int = 0
+    pool_size: int = 0
+    candidate_window: int = 0
+    positive_score_mean: float | None = None
+    negative_score_mean: float | None = None
+    miner: str | None = None
+    seconds: float = 0.0
+
+    def as_manifest(self) -> dict[str, Any]:
+        per = self.per_query
+        return {
+            "queries": self.queries,
+            "miner": self.miner,
+            "pool_size": self.pool_size,
+            "candidate_window": self.candidate_window,
+            "negatives_mined": self.mined_total,
+            "negatives_per_query": {
+                "mean": round(sum(per) / len(per), 3) if per else 0,
+                "min": min(per) if per else 0,
+                "max": max(per) if per else 0,
+            },
+            "no_negative_queries": self.no_negative_queries,
+            "short_queries": self.short_queries,
+            "removed_by_false_negative_guard": self.removed_by_false_negative_guard,
+            "random_negatives": self.random_negatives,
+            "positive_score_mean": self.positive_score_mean,
+            "negative_score_mean": self.negative_score_mean,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def load_miner(name: str, device: str | None = None):
+    """Load a SentenceTransformer from a name or path; a clear InputError when it cannot."""
+    from sentence_transformers import SentenceTransformer
+
+    from wrapper.settings import resolve_model
+
+    resolved = resolve_model(name)
+    try:
+        return SentenceTransformer(resolved, device=device)
+    except Exception as exc:  # OSError (not found / offline), ValueError (not a model), ...
+        raise InputError(
+            f"--miner {name!r}: cannot load it as a sentence-transformers model ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''})\n"
+            "  hint: pass a local model folder, 'bundled' (the packaged all-MiniLM-L6-v2), or a Hub id "
+            "when the Hugging Face Hub is reachable; or use --no-mine"
+        ) from None
+
+
+def mine(collector: Collector, targets: dict[str, int], options: PrepareOptions, model: Any = None) -> MiningStats:
+    """Top up each query's negatives to `targets[query_text]` with mined ones (sets `entry.mined`)."""
+    stats = MiningStats(pool_size=len(collector.passages))
+    started = time.perf_counter()
+    needing: list[tuple[QueryEntry, int]] = []
+    for text, target in targets.items():
+        entry = collector.queries[text]
+        need = target - len(entry.neg)
+        if need > 0:
+            needing.append((entry, need))
+    stats.queries = len(needing)
+    if not needing:
+        return stats
+    if model is None:
+        model = load_miner(options.miner, options.device)
+    stats.miner = options.miner
+
+    need_random = [min(options.random_negatives, need) for _, need in needing]
+    need_hard = [need - r for (_, need), r in zip(needing, need_random)]
+    chosen: list[list[int]] = [[] for _ in needing]
+    excluded: list[set[int]] = []
+    for entry, _ in needing:
+        ex = set(entry.pos) | set(entry.neg)
+        own = collector.passage_ids.get(entry.text)
+        if own is not None:
+            ex.add(own)  # the query text itself, when it is also a passage
+        excluded.append(ex)
+
+    if max(need_hard) > 0:
+        top_scores, top_ids, pos_min, window = _stream_top_k(collector, needing, need_hard, excluded, options, model)
+        stats.candidate_window = window
+        guarded = options.margin is not None
+        neg_scores: list[float] = []
+        pos_seen = [p for p in pos_min if p != float("inf")]
+        stats.positive_score_mean = round(sum(pos_seen) / len(pos_seen), 4) if pos_seen else None
+        for qi, (entry, _) in enumerate(needing):
+            want = need_hard[qi]
+            if want <= 0:
+                continue
+            rank = 0
+            threshold = None
+            if guarded and pos_min[qi] != float("inf"):
+                threshold = pos_min[qi] - abs(pos_min[qi]) * options.margin
+            for score, pid in zip(top_scores[qi], top_ids[qi]):
+                if pid < 0 or pid in excluded[qi]:
+                    continue
+                rank += 1
+                if rank <= options.range_min:
+                    continue
+                if threshold is not None and score > threshold:
+                    stats.removed_by_false_negative_guard += 1
+                    continue
+                chosen[qi].append(pid)
+                neg_scores.append(score)
+                if len(chosen[qi]) >= want:
+                    break
+        stats.negative_score_mean = round(sum(neg_scores) / len(neg_scores), 4) if neg_scores else None
+
+    if sum(need_random):
+        rng = random.Random(options.seed)
+        pool = len(collector.passages)
+        for qi in range(len(needing)):
+            want = need_random[qi]
+            taken = set(chosen[qi])
+            attempts = 0
+            while want > 0 and attempts < 50 + 20 * want:
+                attempts += 1
+                pid = rng.randrange(pool)
+                if pid in excluded[qi] or pid in taken:
+                    continue
+                taken.add(pid)
+                chosen[qi].append(pid)
+                stats.random_negatives += 1
+                want -= 1
+
+    for qi, (entry, need) in enumerate(needing):
+        entry.mined = chosen[qi]
+        got = len(chosen[qi])
+        stats.per_query.append(got)
+        stats.mined_total += got
+        if got < need:
+            stats.short_queries += 1
+        if got == 0 and not entry.neg:
+            stats.no_negative_queries += 1
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: PrepareOptions, model):
+    """Encode the pool chunk by chunk; keep the top `window` (score, id) per query and each query's weakest positive score."""
+    import torch
+
+    n_queries = len(needing)
+    pool = len(collector.passages)
+    max_excluded = max(len(ex) for ex in excluded)
+    slack = 10 if options.margin is not None else 1
+    window = min(pool, options.range_min + max_excluded + max(need_hard) * slack)
+    show = options.progress
+
+    with torch.inference_mode():
+        q_emb = model.encode_query(
+            [entry.text for entry, _ in needing],
+            batch_size=options.batch_size,
+            normalize_embeddings=True,
+            convert_to_tensor=True,
+            show_progress_bar=show,
+        )
+        device = q_emb.device
+        top_scores = torch.full((n_queries, window), -float("inf"), device=device)
+        top_ids = torch.full((n_queries, window), -1, dtype=torch.long, device=device)
+        # (query, positive) pairs, for the false-negative guard
+        pos_q, pos_p = [], []
+        for qi, (entry, _) in enumerate(needing):
+            for pid in entry.pos:
+                pos_q.append(qi)
+                pos_p.append(pid)
+        pos_q_t = torch.tensor(pos_q, dtype=torch.long, device=device)
+        pos_p_t = torch.tensor(pos_p, dtype=torch.long, device=device)
+        pos_min = torch.full((n_queries,), float("inf"), device=device)
+
+        starts = range(0, pool, options.chunk_size)
+        for start in tqdm(starts, desc="mining: corpus chunks", unit=" chunk", disable=not show or len(starts) < 2):
+            end = min(start + options.chunk_size, pool)
+            c_emb = model.encode_document(
+                collector.passages[start:end],
+                batch_size=options.batch_size,
+                normalize_embeddings=True,
+                convert_to_tensor=True,
+                show_progress_bar=show,
+            ).to(device)
+            ids = torch.arange(start, end, device=device)
+            k = min(window, end - start)
+            for qs in range(0, n_queries, QUERY_BLOCK):
+                qe = min(qs + QUERY_BLOCK, n_queries)
+                scores = q_emb[qs:qe] @ c_emb.T
+                s, i = torch.topk(scores, k=k, dim=1)
+                merged_s = torch.cat([top_scores[qs:qe], s], dim=1)
+                merged_i = torch.cat([top_ids[qs:qe], ids[i]], dim=1)
+                best_s, order = torch.topk(merged_s, k=window, dim=1)
+                top_scores[qs:qe] = best_s
+                top_ids[qs:qe] = torch.gather(merged_i, 1, order)
+            in_chunk = (pos_p_t >= start) & (pos_p_t < end)
+            if in_chunk.any():
+                qsel, psel = pos_q_t[in_chunk], pos_p_t[in_chunk] - start
+                pscores = (q_emb[qsel] * c_emb[psel]).sum(dim=1)
+                pos_min.scatter_reduce_(0, qsel, pscores, reduce="amin")
+            del c_emb
+    return top_scores.cpu().tolist(), top_ids.cpu().tolist(), pos_min.cpu().tolist(), window
