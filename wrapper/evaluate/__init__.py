@@ -291,8 +291,13 @@ def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], r
             loaded = load(ref)
             wrapper = _wrap(loaded, ref)
         result, wall = _run_mteb(wrapper, task, batch_size=batch_size, show_progress=show_progress)
-        result_file = _results.save_task_result(results_dir, wrapper.mteb_model_meta, result,
-                                                encode_kwargs={"batch_size": batch_size})
+        try:
+            result_file = _results.save_task_result(results_dir, wrapper.mteb_model_meta, result,
+                                                    encode_kwargs={"batch_size": batch_size})
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted while saving {spec.name}; nothing half-written was left") from None
+        except OSError as exc:
+            raise RunFailed(f"{spec.name}: cannot write its result under {results_dir}: {exc}") from exc
         main_name = task.metadata.main_score
         splits = list(task.eval_splits)
         subsets = list(task.hf_subsets)

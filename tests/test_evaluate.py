@@ -1,0 +1,407 @@
+"""`autorerank eval`: tasks, model resolution, results layout, skip, atomic writes.
+
+Real components throughout: the bundled all-MiniLM-L6-v2 (as a bi-encoder and as
+a freshly headed CrossEncoder), real mteb, real files. Nothing is mocked except
+the Hub, which is switched off by conftest (HF_HUB_OFFLINE=1) so "no Hub" is real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from wrapper.errors import InputError, Interrupted, RunFailed
+from wrapper.evaluate import tasks as T
+from wrapper.evaluate.models import BI_ENCODER, CROSS_ENCODER, detect_kind, resolve_model
+
+EN_ROWS = [
+    {"query_id": "q1", "query": "how do plants make food",
+     "positive": ["Plants make food by photosynthesis using sunlight, water and carbon dioxide."],
+     "negative": ["The stock market fell sharply on Monday.", "Cats sleep for most of the day.",
+                  "Car engines burn fuel to move the pistons."]},
+    {"query_id": "q2", "query": "what is the capital of France",
+     "positive": ["Paris is the capital and largest city of France."],
+     "negative": ["Berlin is the capital of Germany.", "Bananas are rich in potassium.",
+                  "The Amazon is a river in South America."]},
+    {"query_id": "q3", "query": "how long to boil an egg",
+     "positive": ["Boil the egg for about nine minutes for a hard-boiled egg."],
+     "negative": ["Hens lay eggs.", "Football is played with eleven players.", "The moon orbits the earth."]},
+    {"query_id": "q4", "query": "symptoms of the flu",
+     "positive": ["Flu symptoms include fever, cough, sore throat and muscle aches."],
+     "negative": ["A guitar usually has six strings.", "Python is a programming language.",
+                  "Rain forms when water vapour condenses."]},
+]
+
+
+def write_dataset(root: Path, name: str = "tiny", rows: list[dict] | None = None, split: str = "validation") -> Path:
+    folder = root / "data" / name
+    (folder / "eval").mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r, ensure_ascii=False) for r in (rows or EN_ROWS)]
+    (folder / "eval" / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    manifest = {"name": name, "format_version": 1, "splits": {split: {"queries": len(lines)}},
+                "has_negatives": True, "files": {"eval": {split: f"eval/{split}.jsonl"}},
+                "content_hash": "sha-" + name}
+    (folder / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def tiny_dataset(isolated_home) -> Path:
+    return write_dataset(isolated_home)
+
+
+@pytest.fixture(scope="session")
+def ce_folder(tmp_path_factory, bundled_model_path) -> Path:
+    """The bundled model with a fresh 1-label head, saved as a CrossEncoder (seeded: reproducible)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("models") / "minilm-ce"
+    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(folder))
+    return folder
+
+
+def write_run(root: Path, run_id: str, model: Path, dataset: Path, base: str, *, state: str = "succeeded",
+              kind: str = CROSS_ENCODER) -> Path:
+    run = root / "runs" / run_id
+    run.mkdir(parents=True)
+    status = {"run_id": run_id, "state": state, "backend": "cross-encoder", "task": "cross-encoder:bce",
+              "kind": kind, "base_model": base, "dataset": str(dataset), "model": str(model) if model else None}
+    (run / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    return run
+
+
+def write_fake_mteb_repo(root: Path, *, with_top_ranked: bool = True) -> Path:
+    """A tiny copy of the `mteb/T2Reranking` dataset repo in its Hub layout (README `configs:` + data files)."""
+    repo = root / "mteb-data" / "T2Reranking"
+    configs = [("corpus", "corpus"), ("queries", "queries"), ("default", "qrels")]
+    if with_top_ranked:
+        configs.append(("top_ranked", "top_ranked"))
+    yaml = "---\nconfigs:\n" + "".join(
+        f"- config_name: {name}\n  data_files:\n  - split: dev\n    path: {folder}/dev.jsonl\n" for name, folder in configs
+    ) + "---\n# T2Reranking (tiny test copy)\n"
+    files = {
+        "corpus": [{"_id": "c1", "title": "", "text": "机器学习是人工智能的一个分支"},
+                   {"_id": "c2", "title": "", "text": "今天天气很好"},
+                   {"_id": "c3", "title": "", "text": "北京是中国的首都"},
+                   {"_id": "c4", "title": "", "text": "上海是一个大城市"}],
+        "queries": [{"_id": "q1", "text": "什么是机器学习"}, {"_id": "q2", "text": "中国的首都是哪里"}],
+        "qrels": [{"query-id": "q1", "corpus-id": "c1", "score": 1}, {"query-id": "q2", "corpus-id": "c3", "score": 1}],
+        "top_ranked": [{"query-id": "q1", "corpus-ids": ["c2", "c1", "c4"]},
+                       {"query-id": "q2", "corpus-ids": ["c2", "c4", "c3"]}],
+    }
+    repo.mkdir(parents=True)
+    (repo / "README.md").write_text(yaml, encoding="utf-8")
+    for folder, rows in files.items():
+        (repo / folder).mkdir()
+        (repo / folder / "dev.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return repo.parent
+
+
+# --------------------------------------------------------------------------- fast: input checks
+
+
+@pytest.mark.parametrize(
+    "line, match",
+    [
+        ("{not json", r"line 2.*not valid JSON"),
+        ('{"query": "q", "positive": ["p"]}', r"line 2, column 'query_id': missing field"),
+        ('{"query_id": "x", "query": "", "positive": ["p"]}', r"line 2, column 'query'"),
+        ('{"query_id": "x", "query": "q", "positive": []}', r"line 2, column 'positive'.*at least one"),
+        ('{"query_id": "x", "query": "q", "positive": "p", "negative": [1]}', r"line 2, column 'negative'"),
+        ('{"query_id": "q1", "query": "q", "positive": ["p"]}', r"line 2.*duplicate query_id 'q1'"),
+    ],
+)
+def test_bad_eval_lines_name_line_and_field(tmp_path, line, match):
+    path = tmp_path / "validation.jsonl"
+    path.write_text(json.dumps(EN_ROWS[0]) + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        T.read_rerank_jsonl(path)
+
+
+def test_eval_file_becomes_candidates_with_dedup(tmp_path):
+    rows = [{"query_id": 7, "query": "q", "positive": ["a", "a"], "negative": ["b", "a", "c"]}]
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(rows[0]) + "\n", encoding="utf-8")
+    data = T.read_rerank_jsonl(path)
+    assert list(data.queries) == ["7"]
+    assert len(data.candidates["7"]) == 3  # a (positive, once), b, c: a negative equal to a positive is dropped
+    assert list(data.relevant["7"].values()) == [1]
+    assert data.num_pairs == 3
+
+
+def test_languages_detected_from_text():
+    assert T.detect_languages(["how do plants make food"]) == ["eng-Latn"]
+    assert T.detect_languages(["什么是机器学习", "机器学习是人工智能的一个分支"]) == ["cmn-Hans"]
+    assert T.detect_languages(["什么是 machine learning 机器学习", "deep learning models"]) == ["eng-Latn", "cmn-Hans"]
+
+
+def test_local_tasks_named_after_dataset_and_split(tiny_dataset):
+    specs = T.resolve_task_specs(None, [tiny_dataset])
+    assert [s.name for s in specs] == ["AutoRerank-tiny-validation"]
+    assert specs[0].languages == ["eng"] and specs[0].dataset_hash == "sha-tiny"
+    with pytest.raises(InputError, match="no split 'test'.*\n.*available: validation"):
+        T.resolve_task_specs(None, [tiny_dataset], splits=["test"])
+    with pytest.raises(InputError, match="dataset.json: missing"):
+        T.resolve_task_specs(None, [tiny_dataset.parent])
+
+
+def test_groups_expand_and_unknown_task_lists_choices():
+    assert T.expand_task_names(["cmteb-rerank,MIRACLReranking:zho", "T2Reranking"]) == [
+        "T2Reranking", "MMarcoReranking", "CMedQAv1-reranking", "CMedQAv2-reranking", "MIRACLReranking:zho"]
+    with pytest.raises(InputError, match=r"unknown task 'NoSuchTask'(.|\n)*cmteb-rerank"):
+        T.builtin_task_spec("NoSuchTask", mteb_data=None, hub=False)
+    with pytest.raises(InputError, match="no language or subset 'xx'"):
+        T.builtin_task_spec("MIRACLReranking:xx", mteb_data=None, hub=False)
+
+
+def test_builtin_task_without_hub_or_copy_is_a_clear_error(tmp_path):
+    # conftest sets HF_HUB_OFFLINE=1: the Hub is really "unreachable" here
+    with pytest.raises(InputError, match=r"T2Reranking: needs its dataset mteb/T2Reranking from the Hugging Face Hub"
+                                         r"(.|\n)*--mteb-data"):
+        T.resolve_task_specs(["T2Reranking"], [])
+    with pytest.raises(InputError, match=r"no copy under .*empty"):
+        (tmp_path / "empty").mkdir()
+        T.resolve_task_specs(["T2Reranking"], [], mteb_data=tmp_path / "empty")
+
+
+def test_copy_without_top_ranked_is_refused(isolated_home):
+    mteb_data = write_fake_mteb_repo(isolated_home, with_top_ranked=False)
+    with pytest.raises(InputError, match=r"lacks the config\(s\) top_ranked(.|\n)*full-corpus retrieval"):
+        T.resolve_task_specs(["T2Reranking"], [], mteb_data=mteb_data)
+
+
+def test_loaded_task_without_top_ranked_is_refused(tmp_path):
+    """What a datasets Arrow cache alone gives: data without candidate lists -> refuse, never score it."""
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(EN_ROWS[0]) + "\n", encoding="utf-8")
+    task = T._make_task("AutoRerank-x-dev", "d", T.read_rerank_jsonl(path), "dev", reference_path="x", revision="r")
+    task.load_data()
+    T.check_top_ranked(task)  # complete: fine
+    task.dataset["default"]["dev"]["top_ranked"] = None
+    with pytest.raises(InputError, match="without its top_ranked candidate lists"):
+        T.check_top_ranked(task)
+
+
+def test_t2_crosslingual_needs_its_jsonl(tmp_path):
+    with pytest.raises(InputError, match="not part of mteb 2.x"):
+        T.resolve_task_specs(["T2RerankingZh2En"], [])
+    (tmp_path / "zh2en.jsonl").write_text(json.dumps(
+        {"query": "什么是机器学习", "positive": ["Machine learning is a branch of AI."],
+         "negative": ["The weather is nice today."]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    [spec] = T.resolve_task_specs(["T2RerankingZh2En"], [], t2_crosslingual=tmp_path)
+    assert spec.name == "T2RerankingZh2En" and spec.split == "dev" and spec.languages == ["cmn", "eng"]
+
+
+# --------------------------------------------------------------------------- fast: models
+
+
+def test_kind_detection(bundled_model_path, ce_folder, tmp_path):
+    assert detect_kind(bundled_model_path) == BI_ENCODER
+    assert detect_kind(ce_folder) == CROSS_ENCODER
+    hf = tmp_path / "hf-reranker"
+    hf.mkdir()
+    (hf / "config.json").write_text(json.dumps({"architectures": ["XLMRobertaForSequenceClassification"]}))
+    assert detect_kind(hf) == CROSS_ENCODER
+    with pytest.raises(InputError, match="not a model folder"):
+        detect_kind(tmp_path)
+
+
+def test_names_and_revisions_are_unique(bundled_model_path, ce_folder):
+    bundled = resolve_model("bundled")
+    assert bundled.name == "sentence-transformers/all-MiniLM-L6-v2" and len(bundled.revision) == 12
+    assert resolve_model(str(bundled_model_path)).revision == bundled.revision
+    ce = resolve_model(str(ce_folder))
+    assert ce.name == "local/minilm-ce" and ce.kind == CROSS_ENCODER
+    assert ce.revision != bundled.revision
+
+
+def test_run_id_resolves_to_model_and_base(isolated_home, ce_folder, tiny_dataset, bundled_model_path):
+    write_run(isolated_home, "20261123-000000-tiny-ce", ce_folder, tiny_dataset, str(bundled_model_path))
+    from wrapper.evaluate.models import base_model_ref
+
+    ref = resolve_model("20261123-000000-tiny-ce")
+    assert (ref.name, ref.kind, ref.role, ref.run_id) == (
+        "autorerank/20261123-000000-tiny-ce", CROSS_ENCODER, "fine-tune", "20261123-000000-tiny-ce")
+    assert ref.path == ce_folder and ref.dataset == str(tiny_dataset)
+    base = base_model_ref(ref)
+    assert (base.name, base.kind, base.role) == ("sentence-transformers/all-MiniLM-L6-v2", BI_ENCODER, "base")
+
+
+def test_unfinished_run_and_unknown_model_are_input_errors(isolated_home, tiny_dataset):
+    write_run(isolated_home, "r-failed", None, tiny_dataset, "bundled", state="failed")
+    with pytest.raises(InputError, match=r"status.json, column 'state': run r-failed is 'failed'"):
+        resolve_model("r-failed")
+    with pytest.raises(InputError, match="not a run id, a model folder"):
+        resolve_model("no-such-thing")
+    with pytest.raises(InputError, match="cannot fetch this Hub model"):
+        resolve_model("nobody/no-such-model-xyz")
+
+
+# --------------------------------------------------------------------------- slow: real evaluation
+
+
+@pytest.mark.slow
+def test_bi_and_cross_encoder_results_load_with_resultcache(isolated_home, tiny_dataset, ce_folder):
+    import mteb
+
+    from wrapper.evaluate import evaluate
+
+    results = isolated_home / "results"
+    bi = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
+    ce = evaluate(str(ce_folder), datasets=[tiny_dataset], show_progress=False)
+    [bi_row], [ce_row] = bi.rows, ce.rows
+    assert bi_row["kind"] == BI_ENCODER and ce_row["kind"] == CROSS_ENCODER
+    assert bi_row["task"] == "AutoRerank-tiny-validation" and bi_row["main_score_name"] == "map_at_1000"
+    assert set(bi_row["scores"]) == {"map_at_1000", "mrr_at_10", "ndcg_at_10"}
+    # the pretrained bi-encoder ranks these easy candidates well; the untrained head does not
+    assert bi_row["main_score"] > 0.9
+    assert bi_row["main_score"] > ce_row["main_score"]
+
+    cache = mteb.ResultCache(results)
+    loaded = cache.load_results(tasks=["AutoRerank-tiny-validation"])
+    by_name = {(m.model_name, m.model_revision): m for m in loaded.model_results}
+    assert set(by_name) == {(bi_row["model_name"], bi_row["revision"]), (ce_row["model_name"], ce_row["revision"])}
+    stored = by_name[(ce_row["model_name"], ce_row["revision"])].task_results[0]
+    assert stored.scores["validation"][0]["map_at_1000"] == pytest.approx(ce_row["main_score"], abs=1e-6)
+
+    folder = Path(ce_row["result_file"]).parent
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "AutoRerank-tiny-validation.json", "autorerank.json", "model_meta.json", "run_settings.jsonl"]
+    meta = json.loads((folder / "autorerank.json").read_text())
+    entry = meta["tasks"]["AutoRerank-tiny-validation"]
+    assert (meta["kind"], meta["role"], meta["model_name"]) == (CROSS_ENCODER, "external", "local/minilm-ce")
+    assert entry["dataset_hash"] == "sha-tiny" and entry["mteb_version"] == mteb.__version__
+    assert entry["languages"] == ["eng"] and entry["precision"] == "fp32" and entry["batch_size"] == 32
+    assert entry["main_score"] == pytest.approx(ce_row["main_score"]) and entry["wall_time_s"] > 0
+    assert json.loads((folder / "model_meta.json").read_text())["name"] == "local/minilm-ce"
+    assert not list(results.glob(".autorerank-staging-*"))
+
+
+@pytest.mark.slow
+def test_second_run_is_skipped_unless_overwrite(isolated_home, tiny_dataset):
+    import time
+
+    from wrapper.evaluate import evaluate
+
+    first = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
+    path = Path(first.rows[0]["result_file"])
+    mtime = path.stat().st_mtime_ns
+    start = time.perf_counter()
+    again = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
+    elapsed = time.perf_counter() - start
+    assert again.rows[0]["skipped"] is True and again.rows[0]["main_score"] == first.rows[0]["main_score"]
+    assert path.stat().st_mtime_ns == mtime
+    assert elapsed < 5  # no model load, no encoding (the bench measures this precisely)
+    assert "(cached)" in again.table()
+    redo = evaluate("bundled", datasets=[tiny_dataset], overwrite=True, show_progress=False)
+    assert redo.rows[0]["skipped"] is False and path.stat().st_mtime_ns != mtime
+
+    # changed data under the same dataset name is not "already evaluated"
+    rows = [dict(EN_ROWS[0], negative=EN_ROWS[0]["negative"][:1])] + EN_ROWS[1:]
+    write_dataset(isolated_home, rows=rows)
+    changed = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
+    assert changed.rows[0]["skipped"] is False
+
+
+@pytest.mark.slow
+def test_interrupted_write_leaves_no_partial_file(isolated_home, tiny_dataset, monkeypatch):
+    from mteb.results import TaskResult
+
+    from wrapper.evaluate import evaluate
+
+    first = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
+    path = Path(first.rows[0]["result_file"])
+    before = path.read_bytes()
+
+    real_to_disk = TaskResult.to_disk
+
+    def torn_to_disk(self, target):
+        real_to_disk(self, target)
+        data = Path(target).read_bytes()
+        Path(target).write_bytes(data[: len(data) // 2])  # half a file on disk ...
+        raise KeyboardInterrupt  # ... and then the user hits Ctrl-C
+
+    monkeypatch.setattr(TaskResult, "to_disk", torn_to_disk)
+    with pytest.raises(Interrupted, match="nothing half-written"):
+        evaluate("bundled", datasets=[tiny_dataset], overwrite=True, show_progress=False)
+    assert path.read_bytes() == before  # the old complete result is untouched
+    json.loads(path.read_text())
+
+    other = write_dataset(isolated_home, name="other")
+    with pytest.raises(Interrupted):
+        evaluate("bundled", datasets=[other], show_progress=False)
+    assert not (path.parent / "AutoRerank-other-validation.json").exists()
+    assert not list((isolated_home / "results").glob(".autorerank-staging-*"))
+
+    def failing_to_disk(self, target):
+        Path(target).write_text('{"task_name": "AutoRe')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TaskResult, "to_disk", failing_to_disk)
+    with pytest.raises(RunFailed, match="cannot write its result.*No space left"):
+        evaluate("bundled", datasets=[other], show_progress=False)
+    assert not (path.parent / "AutoRerank-other-validation.json").exists()
+
+
+@pytest.mark.slow
+def test_run_id_evaluates_fine_tune_and_base(isolated_home, tiny_dataset, ce_folder, bundled_model_path):
+    from wrapper.evaluate import evaluate
+
+    write_run(isolated_home, "20261123-000000-tiny-ce", ce_folder, tiny_dataset, str(bundled_model_path))
+    report = evaluate("20261123-000000-tiny-ce", show_progress=False)  # the run's own dataset by default
+    roles = {r["role"]: r for r in report.rows}
+    assert set(roles) == {"fine-tune", "base"}
+    assert roles["fine-tune"]["model_name"] == "autorerank/20261123-000000-tiny-ce"
+    assert roles["base"]["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert roles["base"]["kind"] == BI_ENCODER
+    table = report.table()
+    delta = roles["fine-tune"]["main_score"] - roles["base"]["main_score"]
+    assert "delta" in table and f"{delta:+.4f}" in table
+    fine_meta = json.loads((Path(roles["fine-tune"]["result_file"]).parent / "autorerank.json").read_text())
+    assert fine_meta["run_id"] == "20261123-000000-tiny-ce" and fine_meta["role"] == "fine-tune"
+    assert fine_meta["base_model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert fine_meta["base_model_revision"] == roles["base"]["revision"]
+    base_meta = json.loads((Path(roles["base"]["result_file"]).parent / "autorerank.json").read_text())
+    assert base_meta["role"] == "base"
+
+    no_base = evaluate("20261123-000000-tiny-ce", include_base=False, show_progress=False)
+    assert [r["role"] for r in no_base.rows] == ["fine-tune"] and no_base.rows[0]["skipped"]
+
+
+@pytest.mark.slow
+def test_builtin_task_from_local_copy(isolated_home):
+    from wrapper.evaluate import evaluate
+
+    mteb_data = write_fake_mteb_repo(isolated_home)
+    report = evaluate("bundled", tasks=["T2Reranking"], mteb_data=mteb_data, show_progress=False)
+    [row] = report.rows
+    assert (row["task"], row["split"], row["main_score_name"]) == ("T2Reranking", "dev", "map_at_1000")
+    assert 0 < row["main_score"] <= 1
+    stored = json.loads(Path(row["result_file"]).read_text())
+    assert stored["task_name"] == "T2Reranking" and set(stored["scores"]) == {"dev"}
+    meta = json.loads((Path(row["result_file"]).parent / "autorerank.json").read_text())
+    assert meta["tasks"]["T2Reranking"]["data_source"] == str(mteb_data / "T2Reranking")
+    again = evaluate("bundled", tasks=["T2Reranking"], mteb_data=mteb_data, show_progress=False)
+    assert again.rows[0]["skipped"] and again.rows[0]["main_score"] == row["main_score"]
+
+
+@pytest.mark.slow
+def test_cli_eval_prints_table_and_errors_cleanly(isolated_home, tiny_dataset, run_cli):
+    code, out, err = run_cli("eval", "bundled", "--dataset", tiny_dataset)
+    assert code == 0, err
+    assert "AutoRerank-tiny-validation" in out and "map_at_1000" in out and "1 evaluated" in out
+    assert (isolated_home / "results" / "results" / "sentence-transformers__all-MiniLM-L6-v2").is_dir()
+    code, out, err = run_cli("eval", "bundled", "--dataset", tiny_dataset)
+    assert code == 0 and "already in" in out
+    code, out, err = run_cli("eval", "bundled", "--tasks", "T2Reranking")
+    assert code == 2 and "--mteb-data" in err and "Traceback" not in err
+    code, out, err = run_cli("eval", "bundled")
+    assert code == 2 and "nothing to evaluate" in err
+    code, out, err = run_cli("eval", "--list-tasks")
+    assert code == 0 and "cmteb-rerank" in out and "T2RerankingZh2En" in out
