@@ -318,8 +318,9 @@ def validate_files(config: TrainConfig, source: object = "<config>", base: Path 
             if column not in columns:
                 raise InputError.at(
                     found,
-                    f"column {column!r} (from data.column_mapping) is missing; the file has {', '.join(columns)}",
+                    f"this column (named in data.column_mapping) is missing; the file has {', '.join(columns)}",
                     line=1,
+                    column=column,
                     hint="fix data.column_mapping to name existing columns",
                 )
     if config.is_cross_encoder:

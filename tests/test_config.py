@@ -1,0 +1,320 @@
+"""`autorerank config`: presets render, the strict schema rejects what AutoTrain would
+choke on (with the allowed list), files and columns are checked, no token literal is
+ever written, and AutoTrain's own parser accepts what we write.
+
+The tiny prepared dataset built here (`write_tiny_dataset`) follows Contract 1 and is
+reused by tests/test_train_*.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from wrapper.config import PRESETS, load_config, parse_config, render_config
+from wrapper.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOPICS = ["apple", "river", "engine", "violin", "planet", "garden", "bridge", "coffee", "winter", "soccer",
+          "castle", "ocean", "python", "desert", "camera", "forest", "doctor", "rocket", "island", "museum"]
+
+
+def write_tiny_dataset(root: Path, *, n_queries: int = 48, negatives: int = 5, val_queries: int = 8,
+                       has_negatives: bool = True, seed: int = 0) -> Path:
+    """A prepared dataset (Contract 1): (n_queries - val_queries) * negatives train triplets.
+
+    Negatives share the query's template but name another topic, so a model has
+    to read the topic word to rank well.
+    """
+    rnd = random.Random(seed)
+    root = Path(root)
+    for sub in ("autotrain", "flagembedding", "eval"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(n_queries):
+        topic = TOPICS[i % len(TOPICS)]
+        query = f"what do we know about the {topic} in report {i}"
+        pos = f"Report {i} explains the {topic}: where the {topic} comes from and why the {topic} matters."
+        others = rnd.sample([t for t in TOPICS if t != topic], negatives) if has_negatives else []
+        negs = [f"Report {rnd.randint(0, 99)} explains the {o}: where the {o} comes from and why it matters."
+                for o in others]
+        records.append((f"q{i}", query, pos, negs))
+    val, train = records[:val_queries], records[val_queries:]
+
+    def write_csv(path: Path, rows) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["anchor", "positive", "negative"])
+            for _, q, p, negs in rows:
+                for n in negs or [""]:
+                    writer.writerow([q, p, n])
+
+    write_csv(root / "autotrain" / "train.csv", train)
+    write_csv(root / "autotrain" / "validation.csv", val)
+    with open(root / "flagembedding" / "train.jsonl", "w", encoding="utf-8") as fh:
+        for _, q, p, negs in train:
+            fh.write(json.dumps({"query": q, "pos": [p], "neg": negs}) + "\n")
+    with open(root / "eval" / "validation.jsonl", "w", encoding="utf-8") as fh:
+        for qid, q, p, negs in val:
+            fh.write(json.dumps({"query_id": qid, "query": q, "positive": [p], "negative": negs}) + "\n")
+    manifest = {
+        "name": root.name, "format_version": 1, "has_negatives": has_negatives,
+        "splits": {"train": {"queries": len(train), "triplets": len(train) * max(negatives, 1)},
+                   "validation": {"queries": len(val)}, "test": {"queries": 0}},
+        "files": {"autotrain_train": "autotrain/train.csv", "autotrain_validation": "autotrain/validation.csv",
+                  "flagembedding_train": "flagembedding/train.jsonl", "eval": {"validation": "eval/validation.jsonl"}},
+        "content_hash": "0" * 64,
+    }
+    (root / "dataset.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def dataset(isolated_home) -> Path:
+    return write_tiny_dataset(Path("data") / "tiny")
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------- rendering
+
+@pytest.mark.parametrize("base_model", [*PRESETS, "some-org/some-encoder"])
+@pytest.mark.parametrize("task", ["st:triplet", "cross-encoder:bce"])
+def test_every_preset_renders_a_valid_config(dataset, base_model, task, bundled_model_path):
+    path = render_config(dataset, base_model=base_model, name="tiny-x", task=task)
+    assert path == Path("autotrain_configs") / "tiny-x.yml"
+    raw = _load(path)
+    assert raw["task"] == task and raw["project_name"] == "tiny-x" and raw["backend"] == "local"
+    assert raw["data"] == {
+        "path": "data/tiny/autotrain", "train_split": "train", "valid_split": "validation",
+        "column_mapping": ({"sentence1_column": "anchor", "sentence2_column": "positive",
+                            "sentence3_column": "negative"} if task == "st:triplet"
+                           else {"sentence1_column": "anchor", "sentence2_column": "positive"}),
+    }
+    if base_model == "bundled":  # AutoTrain must load it offline: the real folder, not the alias
+        assert raw["base_model"] == str(bundled_model_path.resolve())
+    else:
+        assert raw["base_model"] == base_model
+    load_config(path)  # round-trips through the strict schema and the file checks
+
+
+def test_bundled_cross_encoder_preset_uses_settings_that_learn(dataset):
+    # FACTS.md: fresh head on MiniLM at lr 2e-5 learns nothing; 1e-4 with 128 tokens learns
+    raw = _load(render_config(dataset, base_model="bundled", name="ce", task="cross-encoder:bce"))
+    assert raw["params"]["lr"] == pytest.approx(1e-4)
+    assert raw["params"]["max_seq_length"] == 128
+
+
+def test_flags_override_the_preset_and_extra_params_pass_through(dataset):
+    raw = _load(render_config(dataset, base_model="bundled", name="o", task="cross-encoder:mnrl", epochs=3,
+                              lr=3e-5, batch_size=4, max_steps=7, num_negatives=2))
+    assert (raw["params"]["epochs"], raw["params"]["lr"], raw["params"]["batch_size"],
+            raw["params"]["max_steps"], raw["params"]["num_negatives"]) == (3, 3e-5, 4, 7, 2)
+
+
+def test_default_task_follows_has_negatives(isolated_home):
+    with_negs = write_tiny_dataset(Path("data/a"))
+    without = write_tiny_dataset(Path("data/b"), has_negatives=False)
+    assert _load(render_config(with_negs, base_model="bundled", name="a"))["task"] == "st:triplet"
+    raw = _load(render_config(without, base_model="bundled", name="b"))
+    assert raw["task"] == "st:pair"
+    assert "sentence3_column" not in raw["data"]["column_mapping"]
+    with pytest.raises(InputError, match=r"st:triplet needs negatives(.|\n)*--task st:pair"):
+        render_config(without, base_model="bundled", name="c", task="st:triplet")
+
+
+def test_existing_config_is_not_overwritten_without_the_flag(dataset):
+    render_config(dataset, base_model="bundled", name="same")
+    with pytest.raises(InputError, match=r"(?s)already exists.*--overwrite"):
+        render_config(dataset, base_model="bundled", name="same")
+    render_config(dataset, base_model="bundled", name="same", overwrite=True, epochs=2)
+    assert _load(Path("autotrain_configs/same.yml"))["params"]["epochs"] == 2
+
+
+def test_hub_section_only_ever_holds_the_token_placeholder(dataset):
+    raw = _load(render_config(dataset, base_model="bundled", name="h", hub_username="alice"))
+    assert raw["hub"] == {"username": "alice", "token": "${HF_TOKEN}", "push_to_hub": True}
+
+
+# ------------------------------------------------------------------------ rejection
+
+def _good(dataset: Path) -> dict:
+    return _load(render_config(dataset, base_model="bundled", name="good", overwrite=True))
+
+
+def test_unknown_top_level_key_is_rejected_with_the_allowed_list(dataset):
+    raw = _good(dataset) | {"epochs": 3}
+    with pytest.raises(InputError, match=r"unknown key 'epochs'; allowed keys: task, base_model, project_name"):
+        parse_config(raw, "cfg.yml")
+
+
+def test_unknown_param_is_rejected_with_the_allowed_list_for_that_task(dataset):
+    raw = _good(dataset)
+    raw["params"]["learning_rate"] = 1e-5
+    with pytest.raises(InputError, match=r"cfg.yml: .*unknown key 'params.learning_rate' for task st:triplet; "
+                                         r"allowed keys: epochs, lr, batch_size"):
+        parse_config(raw, "cfg.yml")
+
+
+def test_unknown_data_key_and_bad_task_are_rejected(dataset):
+    raw = _good(dataset)
+    raw["data"]["columns"] = {}
+    with pytest.raises(InputError, match=r"unknown key 'data.columns'; allowed keys: path, train_split"):
+        parse_config(raw)
+    raw = _good(dataset) | {"task": "st:magic"}
+    with pytest.raises(InputError, match=r"task: got 'st:magic', expected one of 'st:triplet'"):
+        parse_config(raw)
+
+
+def test_max_steps_is_refused_for_autotrain_tasks_with_a_hint(dataset):
+    with pytest.raises(InputError, match=r"params.max_steps(.|\n)*hint: AutoTrain tasks have no max_steps"):
+        render_config(dataset, base_model="bundled", name="m", max_steps=5)
+
+
+@pytest.mark.parametrize("name", ["my_project", "has space", "x" * 51, "dots.not.allowed"])
+def test_bad_project_name_is_rejected_with_autotrains_rule(dataset, name):
+    with pytest.raises(InputError, match="letters, digits and hyphens only, at most 50 characters"):
+        render_config(dataset, base_model="bundled", name=name)
+    assert not list(Path("autotrain_configs").glob("*.yml"))
+
+
+def test_missing_mapped_column_names_the_file_and_column(dataset):
+    raw = _good(dataset)
+    raw["data"]["column_mapping"]["sentence3_column"] = "hard_negative"
+    with pytest.raises(InputError) as info:
+        load_config_from(raw)
+    message = str(info.value)
+    assert "train.csv, line 1, column" in message and "'hard_negative'" in message
+    assert "anchor, positive, negative" in message
+
+
+def load_config_from(raw: dict) -> None:
+    path = Path("cfg.yml")
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    load_config(path)
+
+
+def test_missing_data_folder_and_split_are_reported(dataset):
+    raw = _good(dataset)
+    raw["data"]["path"] = "data/nope/autotrain"
+    with pytest.raises(InputError, match="data.path 'data/nope/autotrain' is not a folder"):
+        load_config_from(raw)
+    raw = _good(dataset)
+    raw["data"]["valid_split"] = "dev"
+    with pytest.raises(InputError, match="neither dev.csv nor dev.jsonl exists"):
+        load_config_from(raw)
+
+
+def test_token_literal_is_rejected_anywhere(dataset):
+    raw = _good(dataset)
+    raw["hub"] = {"username": "alice", "token": "hf_" + "a1B2" * 9, "push_to_hub": True}
+    with pytest.raises(InputError, match=r"hub.token: must be the placeholder '\$\{HF_TOKEN\}'"):
+        parse_config(raw)
+    raw = _good(dataset)
+    raw["params"]["optimizer"] = "hf_" + "Z9" * 15
+    with pytest.raises(InputError, match="params.optimizer contains what looks like a Hugging Face token"):
+        parse_config(raw)
+
+
+def test_yaml_syntax_error_points_at_the_line(isolated_home):
+    Path("bad.yml").write_text("task: st:triplet\nparams: {epochs: 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.yml, line 3, column \d+: not valid YAML"):
+        load_config("bad.yml")
+
+
+def test_dataset_without_manifest_is_explained(isolated_home):
+    Path("empty").mkdir()
+    with pytest.raises(InputError, match=r"dataset.json: not found.*autorerank prepare"):
+        render_config(Path("empty"), base_model="bundled", name="e")
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def test_cli_writes_the_config_and_reports_errors_in_one_line(dataset, run_cli):
+    code, out, err = run_cli("config", dataset, "--base-model", "bundled", "--name", "cli-one",
+                             "--task", "cross-encoder:listwise", "--param", "num_negatives=3", "--max-steps", "9")
+    assert code == 0, err
+    assert out.strip() == str(Path("autotrain_configs") / "cli-one.yml")
+    params = _load(Path(out.strip()))["params"]
+    assert params["num_negatives"] == 3 and params["max_steps"] == 9
+    code, out, err = run_cli("config", dataset, "--base-model", "bundled", "--name", "bad_name")
+    assert code == 2
+    assert err.startswith("error: config for 'bad_name'") and "Traceback" not in err
+
+
+def test_cli_default_name_comes_from_dataset_and_preset(dataset, run_cli):
+    code, out, err = run_cli("config", dataset, "--base-model", "bundled", "--task", "cross-encoder:bce")
+    assert code == 0, err
+    assert out.strip().endswith("tiny-minilm-ce-bce.yml")
+
+
+# --------------------------------------------------- AutoTrain's own parser accepts
+
+CHECK_WITH_AUTOTRAIN = r"""
+import json, sys
+from autotrain.parser import AutoTrainConfigParser
+from autotrain.trainers.sent_transformers.params import SentenceTransformersParams
+out = {}
+for path in sys.argv[1:]:
+    parser = AutoTrainConfigParser(path)
+    params = SentenceTransformersParams(**parser.parsed_config)
+    out[path] = {"task": parser.task, "trainer": params.trainer, "model": params.model,
+                 "project_name": params.project_name, "lr": params.lr, "epochs": params.epochs,
+                 "sentence3_column": params.sentence3_column, "push_to_hub": params.push_to_hub}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _autotrain_python() -> Path:
+    from wrapper.settings import autotrain_env_dir
+
+    python = autotrain_env_dir() / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"AutoTrain env not found at {python.parent.parent}")
+    return python
+
+
+@pytest.mark.slow
+def test_autotrain_parser_accepts_every_rendered_and_checked_in_config(dataset):
+    rendered = []
+    for i, base in enumerate([*PRESETS, "some-org/some-encoder"]):
+        for task in ("st:triplet", "st:pair", "st:qa"):
+            rendered.append(render_config(dataset, base_model=base, name=f"p{i}-{task[3:]}", task=task))
+    rendered.append(render_config(dataset, base_model="bundled", name="hub-one", hub_username="alice"))
+    # cross-encoder configs share the shape; AutoTrain does not know the task, so check
+    # everything else by parsing them as st:pair
+    ce = []
+    for loss in ("bce", "mnrl", "listwise"):
+        raw = _load(render_config(dataset, base_model="bundled", name=f"ce-{loss}", task=f"cross-encoder:{loss}"))
+        raw["task"] = "st:pair"
+        path = Path(f"ce-as-pair-{loss}.yml")
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        ce.append(path)
+    checked_in = sorted((REPO_ROOT / "autotrain_configs").glob("*.yml"))
+    for path in checked_in:
+        load_config(path, check_files=False)  # our own schema too
+    st_checked_in = [p for p in checked_in if _load(p)["task"].startswith("st:")]
+    paths = [str(p) for p in [*rendered, *ce, *st_checked_in]]
+    proc = subprocess.run([str(_autotrain_python()), "-c", CHECK_WITH_AUTOTRAIN, *paths],
+                          capture_output=True, text=True, timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    assert set(result) == set(paths)
+    for path in rendered:
+        raw = _load(path)
+        got = result[str(path)]
+        assert got["task"] == "sentence_transformers"
+        assert got["trainer"] == raw["task"].split(":")[1]
+        assert got["model"] == raw["base_model"] and got["project_name"] == raw["project_name"]
+        assert got["lr"] == pytest.approx(raw["params"]["lr"]) and got["epochs"] == raw["params"]["epochs"]
+    assert result[str(rendered[0])]["sentence3_column"] == "negative"
+    assert result[str(rendered[-1])]["push_to_hub"] is True
