@@ -58,7 +58,7 @@ Examples:
 @click.option("--name", help="Dataset name in dataset.json [default: the --out folder name].")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the inputs.")
 @click.option("--title/--no-title", "use_title", default=True, show_default=True,
-              help="BEIR/corpus: prefix document titles to their text.")
+              help="BEIR: prefix document titles to their text.")
 @click.option("--device", help="Device for the miner (cpu, cuda, ...) [default: best available].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 def prepare(sources, out, fmt, margin, corpus, **flags) -> None:

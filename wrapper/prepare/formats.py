@@ -574,19 +574,18 @@ def read_corpus_file(path: Path, options: PrepareOptions, collector: R.Collector
                 n += 1
         return n
     opened = open_table(path, kind, encoding=options.encoding, max_line_bytes=options.max_line_bytes,
-                        known_columns=KNOWN_COLUMNS | {"title"})
+                        known_columns=KNOWN_COLUMNS | {"title", "_id"})
     if not isinstance(opened, TableSource):
         raise InputError.at(path, "a --corpus JSON must be a list of objects with a text column")
     col = next((c for c in opened.columns if c.lower() in ALIASES["passage"]), None)
     if col is None:
         raise InputError.at(path, f"no text column in the corpus file; {_columns_message(opened.columns)}",
                             hint="name the column 'text' (or passage/document)")
-    title_col = next((c for c in opened.columns if c.lower() == "title"), None) if options.use_title else None
     n = 0
     for rec in opened:
-        body = R.clean_text(rec.fields.get(col))
-        title = R.clean_text(rec.fields.get(title_col)) if title_col else ""
-        text = f"{title} {body}".strip() if title else body
+        # the text alone (no title): it must match the same passage given in the SOURCE files exactly,
+        # or a query's own positive could come back as a mined "negative"
+        text = R.clean_text(rec.fields.get(col))
         if text:
             collector.add_to_pool(text)
             n += 1

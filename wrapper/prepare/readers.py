@@ -197,7 +197,8 @@ class TableSource:
 
 
 def _known_header(cells: list[str], known: set[str]) -> bool:
-    return any(c.strip().lower() in known for c in cells if c)
+    lowered = {k.lower() for k in known}
+    return any(c.strip().lower() in lowered for c in cells if c)
 
 
 def open_table(path: Path, kind: FileKind, *, encoding: str, max_line_bytes: int, known_columns: set[str]) -> TableSource | Any:
