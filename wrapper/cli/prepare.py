@@ -59,6 +59,8 @@ Examples:
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the inputs.")
 @click.option("--title/--no-title", "use_title", default=True, show_default=True,
               help="BEIR: prefix document titles to their text.")
+@click.option("--max-line-bytes", type=int, default=32 * 1024 * 1024, show_default=True,
+              help="Refuse lines longer than this (catches files without line breaks).")
 @click.option("--device", help="Device for the miner (cpu, cuda, ...) [default: best available].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 def prepare(sources, out, fmt, margin, corpus, **flags) -> None:

@@ -242,7 +242,8 @@ def _open_delimited(path: Path, kind: FileKind, *, encoding: str, max_line_bytes
         if any(cell.strip() for cell in header):
             break
     header_line = reader.line_num
-    headerless = not _known_header(header, known)
+    # only TSV may be headerless (MS MARCO style); a CSV's first line is always its header
+    headerless = kind is FileKind.tsv and not _known_header(header, known)
     if headerless:
         columns = [f"column{i + 1}" for i in range(len(header))]
         first = [Record(header_line, 1, dict(zip(columns, header)))]
