@@ -1,0 +1,178 @@
+"""Hard-negative mining with the real bundled all-MiniLM-L6-v2 on tiny data.
+
+The miner is checked against a brute-force full score matrix computed with the
+same model: the streamed top-k (any chunk size) must pick the same negatives,
+the rank window and the false-negative guard must do what they say, and no
+mined negative may be a positive or a labelled negative.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wrapper.prepare import PrepareOptions, prepare
+from wrapper.prepare.mining import mine
+from wrapper.prepare.records import Collector
+
+pytestmark = pytest.mark.slow
+
+TOPICS = {
+    "How do I reset my password?": "Click 'Forgot password' on the sign-in page to get a reset link by email.",
+    "What is the capital of France?": "Paris is the capital and largest city of France.",
+    "How tall is Mount Everest?": "Mount Everest is 8,849 metres above sea level.",
+    "Who wrote Hamlet?": "Hamlet is a tragedy written by William Shakespeare around 1600.",
+    "When does the train to Berlin leave?": "The next train to Berlin departs from platform 4 at 9:15.",
+    "How do I cook rice?": "Rinse the rice, add two cups of water per cup, and simmer for 18 minutes.",
+}
+DISTRACTORS = [
+    "To change a password you still know, open Profile > Security.",
+    "Passwords must be at least 12 characters long.",
+    "Lyon is a large city in France known for its food.",
+    "France borders Spain, Italy, Germany and Belgium.",
+    "K2 is the second-highest mountain on Earth.",
+    "Mountaineers climb Everest mostly in May.",
+    "Macbeth is another tragedy by Shakespeare.",
+    "Shakespeare was born in Stratford-upon-Avon.",
+    "Trains to Munich leave every hour from platform 2.",
+    "Berlin is the capital of Germany.",
+    "Pasta should be cooked in salted boiling water.",
+    "Brown rice takes longer to cook than white rice.",
+    "The weather today is sunny with light wind.",
+    "Cats sleep for up to sixteen hours a day.",
+]
+
+
+@pytest.fixture(scope="module")
+def model(bundled_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(bundled_model_path), device="cpu")
+
+
+def build(labelled_negative: bool = False) -> Collector:
+    c = Collector()
+    for q, p in TOPICS.items():
+        row = c.new_row()
+        entry = c.query(q)
+        c.add(row, entry, p, positive=True)
+    if labelled_negative:
+        row = c.new_row()
+        c.add(row, c.query("Who wrote Hamlet?"), DISTRACTORS[6], positive=False)
+    for d in DISTRACTORS:
+        c.add_to_pool(d)
+    return c
+
+
+def brute_force(model, collector: Collector, query: str):
+    """All pool passages ranked for `query` by the full score matrix."""
+    q = model.encode_query([query], normalize_embeddings=True, convert_to_tensor=True)
+    d = model.encode_document(collector.passages, normalize_embeddings=True, convert_to_tensor=True)
+    scores = (q @ d.T)[0].tolist()
+    return sorted(range(len(scores)), key=lambda i: -scores[i]), scores
+
+
+def options(**kw) -> PrepareOptions:
+    kw.setdefault("progress", False)
+    kw.setdefault("margin", None)
+    return PrepareOptions(**kw)
+
+
+def test_streamed_top_k_equals_brute_force_for_any_chunk_size(model):
+    results = []
+    for chunk in (3, 7, 10_000):
+        c = build()
+        stats = mine(c, {q: 3 for q in TOPICS}, options(num_negatives=3, chunk_size=chunk), model=model)
+        assert stats.queries == len(TOPICS) and stats.mined_total == 3 * len(TOPICS)
+        results.append({q: list(e.mined) for q, e in c.queries.items()})
+    assert results[0] == results[1] == results[2]
+    c = build()
+    for q, mined in results[0].items():
+        order, _ = brute_force(model, c, q)
+        positives = set(c.queries[q].pos)
+        expected = [pid for pid in order if pid not in positives][:3]
+        assert mined == expected, q
+
+
+def test_rank_window_skips_the_top_hits(model):
+    c0, c2 = build(), build()
+    mine(c0, {q: 5 for q in TOPICS}, options(num_negatives=5), model=model)
+    mine(c2, {q: 3 for q in TOPICS}, options(num_negatives=3, range_min=2), model=model)
+    for q in TOPICS:
+        assert c2.queries[q].mined == c0.queries[q].mined[2:5]
+
+
+def test_false_negative_guard_drops_candidates_close_to_the_positive(model):
+    c = build()
+    # an unlabelled near-copy of a positive: the classic false negative
+    near_copy = "Paris is the capital city of France, and its largest city."
+    c.add_to_pool(near_copy)
+    stats = mine(c, {q: 3 for q in TOPICS}, options(num_negatives=3, margin=0.05), model=model)
+    paris = c.queries["What is the capital of France?"]
+    assert c.passage_ids[near_copy] not in paris.mined
+    assert stats.removed_by_false_negative_guard >= 1
+    # every kept negative respects the margin relative to the positive
+    _, scores = brute_force(model, c, "What is the capital of France?")
+    pos_score = scores[next(iter(paris.pos))]
+    assert all(scores[pid] <= pos_score - abs(pos_score) * 0.05 + 1e-5 for pid in paris.mined)
+    # without the guard, the near-copy is the hardest "negative"
+    c_off = build()
+    c_off.add_to_pool(near_copy)
+    mine(c_off, {q: 3 for q in TOPICS}, options(num_negatives=3), model=model)
+    assert c_off.queries["What is the capital of France?"].mined[0] == c_off.passage_ids[near_copy]
+
+
+def test_labelled_negatives_count_and_are_never_mined_again(model):
+    c = build(labelled_negative=True)
+    mine(c, {q: 2 for q in TOPICS}, options(num_negatives=2), model=model)
+    hamlet = c.queries["Who wrote Hamlet?"]
+    assert len(hamlet.neg) == 1 and len(hamlet.mined) == 1  # topped up to 2
+    assert not set(hamlet.mined) & set(hamlet.neg)
+    for entry in c.queries.values():
+        assert not set(entry.mined) & set(entry.pos)
+        assert len(set(entry.mined)) == len(entry.mined)
+
+
+def test_random_negatives_mix(model):
+    c = build()
+    stats = mine(c, {q: 4 for q in TOPICS}, options(num_negatives=4, random_negatives=2, seed=3), model=model)
+    assert stats.random_negatives == 2 * len(TOPICS)
+    for entry in c.queries.values():
+        assert len(entry.mined) == 4 and not set(entry.mined) & set(entry.pos)
+
+
+def test_no_model_is_loaded_when_no_query_needs_mining(tmp_path):
+    c = Collector()
+    for i in range(3):
+        row = c.new_row()
+        e = c.query(f"q{i}")
+        c.add(row, e, f"p{i}", positive=True)
+        c.add(row, e, f"n{i}", positive=False)
+    stats = mine(c, {f"q{i}": 1 for i in range(3)}, options(num_negatives=1, miner="/does/not/exist"))
+    assert stats.queries == 0 and stats.miner is None
+
+
+def test_prepare_with_mining_end_to_end(tmp_path):
+    import csv
+
+    src = tmp_path / "pos.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "positive"])
+        for q, p in TOPICS.items():
+            w.writerow([q, p])
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(DISTRACTORS) + "\n", encoding="utf-8")
+    report = prepare([src], tmp_path / "out", PrepareOptions(num_negatives=2, val_ratio=0.34, corpus=(str(corpus),),
+                                                              progress=False))
+    m = report.manifest
+    assert m["has_negatives"] is True
+    assert m["mining"]["queries"] == len(TOPICS)
+    assert m["mining"]["pool_size"] == len(TOPICS) + len(DISTRACTORS)
+    assert m["splits"]["train"]["triplets"] == 2 * m["splits"]["train"]["queries"]
+    for line in (tmp_path / "out/eval/validation.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        assert len(rec["negative"]) == 4  # 2 x num_negatives candidates for evaluation
+        assert not set(rec["negative"]) & set(rec["positive"])
+    assert "mining: 6 queries" in report.summary()
