@@ -1,0 +1,325 @@
+"""`autorerank ui`: AutoTrain's web UI, served and used offline.
+
+Fast tests pin the pieces (argv, child environment, port and env errors, the
+launcher's import contract). Slow tests run the real thing: the real AutoTrain
+0.8.36 UI in its own environment, a real headless Debian chromium filling the
+page's own form, and a real (tiny) ST Triplet training on the bundled model.
+Nothing is mocked; the Hub is simply absent on these machines, and the browser
+is made air-gapped by refusing every request that is not to the local server.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from wrapper.errors import InputError, RunFailed
+from wrapper.train import ui
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO_ROOT / "artifacts"
+AUTOTRAIN_ENV = REPO_ROOT / ".venv-autotrain"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+needs_autotrain = pytest.mark.skipif(
+    not (AUTOTRAIN_ENV / "bin" / "autotrain").exists(),
+    reason=f"AutoTrain env not found at {AUTOTRAIN_ENV} (run `make setup`)",
+)
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian chromium is not installed at /usr/bin/chromium "
+    "(run `scripts/setup.sh --browser` or `apt-get install chromium`)",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_refuses(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def fake_env(tmp_path: Path) -> Path:
+    """An env folder with the two executables build_command looks for (never run)."""
+    env = tmp_path / "at-env"
+    (env / "bin").mkdir(parents=True)
+    for name in ("python", "autotrain"):
+        (env / "bin" / name).write_text("")
+    return env
+
+
+def write_triplets(path: Path, n: int = 24) -> Path:
+    topics = ["cats", "rain", "coffee", "chess", "piano", "rivers", "bread", "trains"]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["anchor", "positive", "negative"])
+        for i in range(n):
+            t, o = topics[i % len(topics)], topics[(i + 3) % len(topics)]
+            w.writerow([f"tell me about {t} ({i})", f"A short text about {t}, item {i}.",
+                        f"A short text about {o}, item {i}."])
+    return path
+
+
+# ---------------------------------------------------------------- fast
+
+
+def test_offline_command_runs_the_launcher_with_autotrain_python(tmp_path):
+    env = fake_env(tmp_path)
+    argv = ui.build_command(host="127.0.0.1", port=9001, offline=True, autotrain_env=env)
+    assert argv[0] == str(env / "bin" / "python")
+    assert Path(argv[1]) == ui.LAUNCHER and ui.LAUNCHER.exists()
+    assert argv[2:] == ["--host", "127.0.0.1", "--port", "9001", "--user", "local"]
+
+
+def test_online_command_is_autotrain_app_as_is(tmp_path):
+    env = fake_env(tmp_path)
+    argv = ui.build_command(host="0.0.0.0", port=8080, offline=False, autotrain_env=env)
+    assert argv == [str(env / "bin" / "autotrain"), "app", "--host", "0.0.0.0", "--port", "8080"]
+
+
+def test_missing_autotrain_env_says_how_to_fix(tmp_path):
+    with pytest.raises(InputError, match=r"no `python` executable[\s\S]*make setup"):
+        ui.build_command(host="127.0.0.1", port=8080, offline=True, autotrain_env=tmp_path / "nope")
+
+
+def test_offline_child_env_has_no_token_and_autotrain_first(tmp_path):
+    env_dir = fake_env(tmp_path)
+    base = {"PATH": "/usr/bin", "HF_TOKEN": "hf_not_a_real_token", "HUGGING_FACE_HUB_TOKEN": "x",
+            "PYTHONPATH": "/somewhere"}
+    env = ui.child_env(offline=True, autotrain_env=env_dir, base=base)
+    assert "HF_TOKEN" not in env and "HUGGING_FACE_HUB_TOKEN" not in env
+    assert env["PATH"].split(":")[0] == str(env_dir / "bin")
+    assert env["HF_HUB_OFFLINE"] == "1" and env["HF_DATASETS_OFFLINE"] == "1"
+    assert "PYTHONPATH" not in env
+    # the bundled model is offered in the UI's model list
+    from wrapper.settings import bundled_model_path
+
+    assert str(bundled_model_path()) in env["AUTOTRAIN_CUSTOM_MODELS"].split(",")
+    assert base["HF_TOKEN"] == "hf_not_a_real_token"  # caller's mapping untouched
+
+
+def test_online_child_env_keeps_the_token_for_autotrain(tmp_path):
+    env = ui.child_env(offline=False, autotrain_env=fake_env(tmp_path),
+                       base={"PATH": "/usr/bin", "HF_TOKEN": "hf_x", "AUTOTRAIN_CUSTOM_MODELS": "org/m"})
+    assert env["HF_TOKEN"] == "hf_x"
+    assert "HF_HUB_OFFLINE" not in env
+    assert env["AUTOTRAIN_CUSTOM_MODELS"].split(",")[0] == "org/m"
+
+
+@pytest.mark.parametrize(
+    "host, expected",
+    [("127.0.0.1", "http://127.0.0.1:8080/"), ("0.0.0.0", "http://127.0.0.1:8080/"),
+     ("::", "http://[::1]:8080/"), ("localhost", "http://localhost:8080/")],
+)
+def test_url_reaches_the_bound_host(host, expected):
+    assert ui.url_for(host, 8080) == expected
+
+
+def test_busy_port_is_an_input_error_before_anything_starts(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(InputError, match=rf"--port {port}[\s\S]*--port {port + 1}"):
+            ui.start(port=port, offline=True, autotrain_env=fake_env(tmp_path), workdir=tmp_path / "wd")
+    assert not (tmp_path / "wd").exists()
+
+
+def test_bad_port_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="not a TCP port"):
+        ui.start(port=70000, offline=True, autotrain_env=fake_env(tmp_path))
+
+
+def test_default_workdir_is_under_runs(isolated_home):
+    assert ui.default_workdir() == isolated_home / "runs" / "ui"
+
+
+def test_cli_help_and_busy_port_exit_code(run_cli):
+    code, out, _ = run_cli("ui", "--help")
+    assert code == 0
+    for flag in ("--host", "--port", "--workdir", "--offline / --online", "--timeout"):
+        assert flag in out
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = run_cli("ui", "--port", port, "--offline")
+    assert code == 2
+    assert f"--port {port}" in err and "Traceback" not in err
+
+
+def test_launcher_imports_only_stdlib_and_autotrain():
+    """It runs inside the AutoTrain env, where `wrapper` and our deps do not exist."""
+    tree = ast.parse(ui.LAUNCHER.read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add((node.module or "").split(".")[0])
+    allowed = set(sys.stdlib_module_names) | {"__future__", "autotrain", "uvicorn"}
+    assert roots and roots <= allowed, roots - allowed
+
+
+# ---------------------------------------------------------------- slow: real AutoTrain
+
+
+@pytest.mark.slow
+@needs_autotrain
+def test_unpatched_ui_dies_offline_and_we_say_so(tmp_path):
+    """`autotrain app` as is needs the Hub: it exits (code 0!) - start() must notice."""
+    with pytest.raises(RunFailed, match=r"exited \(code \d+\) before it answered[\s\S]*--offline"):
+        ui.start(port=free_port(), offline=False, workdir=tmp_path / "wd", ready_timeout=150)
+
+
+@pytest.mark.slow
+@needs_autotrain
+@needs_chromium
+def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundled_model_path):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    train_csv = write_triplets(tmp_path / "train.csv")
+    port = free_port()
+    project = "ui-test-triplet"
+    t0 = time.monotonic()
+    server = ui.start(port=port, offline=True, workdir=tmp_path / "wd", ready_timeout=150)
+    try:
+        assert server.url == f"http://127.0.0.1:{port}/"
+        assert server.log_path == tmp_path / "wd" / "autotrain.log"
+        startup_s = time.monotonic() - t0
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            refused: list[str] = []
+
+            def air_gap(route):  # the browser of an air-gapped user: only our server answers
+                if route.request.url.startswith(server.url):
+                    route.continue_()
+                else:
+                    refused.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", air_gap)
+            page.goto(server.url)
+            page.wait_for_selector("#task")
+            assert "ST Triplet" in page.locator("#task option").all_inner_texts()
+            assert page.locator("#autotrain_user option").all_inner_texts() == ["local"]
+            assert page.locator("#hardware").input_value() == "local-ui"
+
+            page.select_option("#task", "st:triplet")
+            page.wait_for_selector("#col_map_sentence3")
+            page.wait_for_selector("#param_epochs")
+            models = page.locator("#base_model option").all_inner_texts()
+            assert str(bundled_model_path) in models  # offered, although the Hub list is empty
+            assert page.input_value("#col_map_sentence1") == "anchor"
+            assert page.input_value("#col_map_sentence3") == "negative"
+
+            page.check("#base_model_checkbox")
+            page.fill("#base_model_input", str(bundled_model_path))
+            page.fill("#project_name", project)
+            page.fill("#param_epochs", "1")
+            page.set_input_files("#data_files_training", str(train_csv))
+            shot = ARTIFACTS / "autotrain-ui.png"
+            page.screenshot(path=str(shot))
+            page.screenshot(path=str(ARTIFACTS / "autotrain-ui-full.png"), full_page=True)
+            assert shot.stat().st_size > 10_000
+
+            page.click("#start-training-button")
+            page.click("#confirmation-modal .confirm")
+            final = page.locator("#final-modal .text-center")
+            page.wait_for_function(
+                "['Success', 'Error'].some(w => document.querySelector('#final-modal .text-center')"
+                ".innerText.includes(w))",
+                timeout=90_000,
+            )
+            assert "Success" in final.inner_text(), final.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "autotrain-ui-submitted.png"))
+            browser.close()
+        # only CDN assets (styles, icons, logo) were refused: nothing the UI needs
+        assert all(not u.startswith(server.url) for u in refused)
+
+        out = server.workdir / project
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (out / "model.safetensors").exists():
+            assert server.running(), ui.log_tail(server.log_path)
+            time.sleep(1)
+        assert (out / "model.safetensors").exists(), ui.log_tail(server.log_path)
+        # wait for the training process to finish (it is a descendant of the server)
+        while time.monotonic() < deadline and len(server.processes()) > 1:
+            time.sleep(1)
+
+        params = json.loads((out / "training_params.json").read_text())
+        assert params["push_to_hub"] is False
+        assert params["trainer"] == "triplet" and params["model"] == str(bundled_model_path)
+        assert not params.get("token")
+        log = server.log_path.read_text(errors="replace")
+        assert "Pushing model to hub" not in log
+        assert "train has failed" not in log
+        assert "eval_cosine_accuracy" in log
+
+        from sentence_transformers import SentenceTransformer
+
+        emb = SentenceTransformer(str(out), device="cpu").encode(["tell me about cats"])
+        assert emb.shape == (1, 384)
+        print(f"\nUI answered after {startup_s:.1f} s; model after {time.monotonic() - t0:.1f} s")
+    finally:
+        procs = server.processes()
+        code = server.stop()
+    assert code == 0  # uvicorn shut down on SIGTERM
+    assert port_refuses(port)
+    assert not any(p.is_running() and p.status() != "zombie" for p in procs)
+
+
+@pytest.mark.slow
+@needs_autotrain
+def test_cli_prints_url_and_ctrl_c_stops_everything(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wrapper", "ui", "--port", str(port), "--workdir", str(tmp_path / "wd"),
+         "--offline", "--timeout", "150"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+    try:
+        first = lines.get(timeout=170)
+        assert f"http://127.0.0.1:{port}/" in first and "offline" in first
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui/is_model_training", timeout=10) as r:
+            assert json.loads(r.read()) == {"model_training": False, "pids": []}
+
+        import psutil
+
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "the UI server should be a child of the CLI"
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = proc.wait(timeout=40)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, err
+    assert "stopped" in err and "Traceback" not in err
+    assert port_refuses(port)
+    assert not any(c.is_running() and c.status() != "zombie" for c in children)
