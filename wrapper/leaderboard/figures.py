@@ -56,7 +56,7 @@ def per_task_bars(df: "pd.DataFrame", metric: str = "main_score", *, max_models:
     text = base.mark_text(align="left", dx=3, fontSize=11).encode(text=alt.Text("score:Q", format=".1f"))
     return (
         (bars + text)
-        .properties(width=200, height=max(60, 22 * n_models))
+        .properties(width=250, height=max(60, 22 * n_models))
         .facet(facet=alt.Facet("task_label:N", title=None, header=alt.Header(labelFontWeight="bold", labelFontSize=13)), columns=2)
         .resolve_scale(y="independent")
     )

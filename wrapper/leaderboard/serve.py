@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -74,10 +76,32 @@ def serve(
     check_port(port)
     if announce:
         announce(f"leaderboard: http://{HOST}:{port}  (results: {results_dir}, runs: {runs_dir}; Ctrl-C stops it)")
+    return _supervise(streamlit_argv(port), leaderboard_env(results_dir, runs_dir))
+
+
+def _supervise(argv: list[str], env: dict[str, str]) -> int:
+    """Run the server child; Ctrl-C or SIGTERM to us stops the child too (no orphaned server)."""
+    proc = subprocess.Popen(argv, env=env)
+
+    def _on_term(signum, frame):  # noqa: ARG001
+        raise Interrupted("leaderboard stopped (SIGTERM)")
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_term) if in_main else None
     try:
-        proc = subprocess.run(streamlit_argv(port), env=leaderboard_env(results_dir, runs_dir), check=False)
+        code = proc.wait()
     except KeyboardInterrupt:
         raise Interrupted("leaderboard stopped") from None
-    if proc.returncode not in (0, -2, 130):
-        raise RunFailed(f"streamlit exited with code {proc.returncode}; see the messages above")
-    return proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    if code not in (0, -signal.SIGINT, -signal.SIGTERM, 130):
+        raise RunFailed(f"streamlit exited with code {code}; see the messages above")
+    return code

@@ -160,7 +160,7 @@ def _x100(value: Any) -> float:
 
 
 def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[str, RunInfo] | None = None) -> "pd.DataFrame":
-    """One row per model: rank, model, type, kind, base, gate, mean, one column per task, delta vs base.
+    """One row per model: rank, model, gate, mean, delta vs base, one column per task, type, kind, base.
 
     Rank orders evaluated models by the number of shown tasks they cover, then by
     the mean over those tasks; published reference rows are listed after them,
@@ -213,7 +213,7 @@ def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapp
             ranks.append(str(n))
     table.insert(0, "Rank", ranks)
     table = table.drop(columns=["_n", "_ref", "_role"]).reset_index(drop=True)
-    return table[columns[:8] + tasks + ["Tasks"]]
+    return table[["Rank", "Model", "Gate", "Mean", "Δ vs base", *tasks, "Type", "Kind", "Base model", "Tasks"]]
 
 
 # ---------------------------------------------------------------------------

@@ -180,20 +180,28 @@ def page_leaderboard() -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Models evaluated", len(evaluated))
     c2.metric("Tasks shown", len([c for c in table.columns if c not in tables.LEADERBOARD_FIXED]))
-    c3.metric("Fine-tunes that passed the gate", f"{(fine['Gate'] == tables.VERDICTS['improved'][0]).sum()} / {len(fine)}")
-    if len(evaluated):
-        top = evaluated.iloc[0]
-        c4.metric(f"Top model (mean {top['Mean']:.2f})", str(top["Model"]).split("/")[-1], help=str(top["Model"]))
+    gates = fine["Gate"].value_counts()
+    c3.metric("Fine-tunes that passed the gate", f"{gates.get(tables.VERDICTS['improved'][0], 0)} / {len(fine)}")
+    bad = sum(gates.get(tables.VERDICTS[v][0], 0) for v in tables.BAD_VERDICTS)
+    c4.metric("Regressed or collapsed", int(bad), help="fine-tunes the regression gate rejected: never count them as wins")
 
+    shown = table.assign(**{"Base model": table["Base model"].map(lambda name: name.split("/")[-1] if name else "")})
     st.dataframe(
-        tables.style_leaderboard(table),
+        tables.style_leaderboard(shown),
         hide_index=True,
         width="stretch",
         column_config={
-            "Rank": st.column_config.TextColumn("Rank", width="small"),
-            "Model": st.column_config.TextColumn("Model", width="medium"),
-            "Base model": st.column_config.TextColumn("Base model", width="small"),
-            "Tasks": st.column_config.TextColumn("Tasks", width="small", help="tasks this model has scores for"),
+            "Rank": st.column_config.TextColumn("Rank", width=50),
+            "Model": st.column_config.TextColumn("Model", width="large"),
+            "Type": st.column_config.TextColumn("Type", width=80),
+            "Kind": st.column_config.TextColumn("Kind", width=100),
+            "Base model": st.column_config.TextColumn("Base model", width=130, help="the model it was fine-tuned from"),
+            "Gate": st.column_config.TextColumn("Gate", width=105, help="the run's regression-gate verdict (status.json)"),
+            "Tasks": st.column_config.TextColumn("Tasks", width=55, help="tasks this model has scores for"),
+            **{
+                task: st.column_config.NumberColumn(task.removeprefix("AutoRerank-"), width=120, help=f"{task} ({label} x100)")
+                for task in table.columns if task not in tables.LEADERBOARD_FIXED
+            },
         },
     )
     st.download_button(
@@ -273,7 +281,10 @@ def page_model() -> None:
         st.caption(f"Fine-tuned from `{first['base_model_name']}` @ `{first['base_model_revision'] or '?'}`")
 
     st.subheader("Evaluation")
-    st.dataframe(tables.evaluation_details(evaluated, model), hide_index=True, width="stretch")
+    st.dataframe(
+        tables.evaluation_details(evaluated, model), hide_index=True, width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in ("main", "MAP", "MRR@10", "NDCG@10")},
+    )
 
     if role != "fine-tune":
         meta = data.results.meta.get((first["model_name"], first["revision"]))
@@ -288,8 +299,12 @@ def page_model() -> None:
     status = run.status
     gate = run.gate
     if gate:
-        text = (f"**Gate: {tables.gate_label(verdict)}** on `{gate.get('metric')}`: base {gate.get('base')} → "
-                f"fine-tuned {gate.get('fine_tuned')} (Δ {gate.get('delta')}, spread {gate.get('spread')}). "
+        def num(key: str, fmt: str = ".4f") -> str:
+            value = gate.get(key)
+            return format(value, fmt) if isinstance(value, (int, float)) else "?"
+
+        text = (f"**Gate: {tables.gate_label(verdict)}** on `{gate.get('metric')}`: base {num('base')} → "
+                f"fine-tuned {num('fine_tuned')} (Δ {num('delta', '+.4f')}, score spread {num('spread')}).  \n"
                 f"{gate.get('advice') or ''}")
         (st.success if verdict == "improved" else st.error if verdict in tables.BAD_VERDICTS else st.warning)(text)
     facts = {k: status.get(k) for k in ("run_id", "state", "backend", "task", "kind", "base_model", "dataset",

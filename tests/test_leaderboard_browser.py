@@ -1,0 +1,124 @@
+"""A real headless chromium opens the running leaderboard (`autorerank leaderboard --port N`).
+
+Screenshots are saved as test artifacts in `artifacts/leaderboard.png` (the
+overview) and `artifacts/leaderboard-model.png` (the drill-down). Skipped with a
+reason when Debian's chromium is not installed (`apt-get install -y chromium`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.leaderboard_fixtures import FT_BAD, FT_GOOD, build_scenario
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install -y chromium)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def autorerank_bin() -> str:
+    here = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "autorerank"
+    return str(here) if here.exists() else (shutil.which("autorerank") or "autorerank")
+
+
+@pytest.fixture
+def server(isolated_home):
+    """`autorerank leaderboard` over the fixture folders, as a subprocess in its own process group."""
+    sc = build_scenario(isolated_home)
+    port = free_port()
+    log = (isolated_home / "server.log").open("w")
+    proc = subprocess.Popen(
+        [autorerank_bin(), "leaderboard", "--port", str(port), "--results", str(sc.results), "--runs", str(sc.runs)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            pytest.fail(f"leaderboard did not start:\n{(isolated_home / 'server.log').read_text()}")
+        time.sleep(0.5)
+    try:
+        yield url
+        # SIGTERM to the CLI alone must stop the streamlit child too (no orphaned server on the port)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) != 0
+        deadline = time.monotonic() + 10
+        while port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not port_open(port), "the streamlit server outlived `autorerank leaderboard`"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # safety net: only the group this test started
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        log.close()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_browser_renders_leaderboard_and_drill_down(server):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 2000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server, wait_until="domcontentloaded")
+            page.get_by_text("Reranker leaderboard").first.wait_for(timeout=60_000)
+            page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+            page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # let the grid and charts finish drawing
+            page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
+            body = page.inner_text("body")
+            assert "Fine-tunes that passed the gate" in body and "1 / 3" in body
+            assert "Download CSV" in body
+            assert "Traceback" not in body and "couldn't produce plot" not in body
+
+            page.goto(server + f"model?model={FT_BAD}", wait_until="domcontentloaded")
+            page.get_by_text("Training run").first.wait_for(timeout=60_000)
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ARTIFACTS / "leaderboard-model.png"), full_page=True)
+            body = page.inner_text("body")
+            assert "▼ regressed" in body and "cross-encoder:mnrl" in body
+            assert FT_GOOD not in body.split("Training run")[1]
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert (ARTIFACTS / "leaderboard.png").stat().st_size > 20_000
