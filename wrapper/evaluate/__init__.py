@@ -136,11 +136,46 @@ def _precision(model) -> str:
     return "fp32"
 
 
+def _length_sorted_cross_encoder_wrapper():
+    """mteb's CrossEncoderWrapper, scoring all pairs of a split in one `CrossEncoder.predict` call.
+
+    mteb calls `predict` once per 32-pair batch in candidate order, so each batch
+    pads to its longest passage; one call lets sentence-transformers sort all
+    pairs by length first (as a direct `predict` does): same scores, less padding
+    (see bench/bench_eval.py). Non-text inputs keep mteb's own path.
+    """
+    import numpy as np
+    from mteb.models.sentence_transformer_wrapper import CrossEncoderWrapper
+
+    class LengthSortedCrossEncoderWrapper(CrossEncoderWrapper):
+        def predict(self, inputs1, inputs2, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs):
+            queries: list = []
+            documents: list = []
+            for batch_q, batch_d in zip(self._iter_inputs(inputs1, self.query_prefix),
+                                        self._iter_inputs(inputs2, self.passage_prefix), strict=True):
+                queries.extend(batch_q)
+                documents.extend(batch_d)
+            if not all(isinstance(x, str) for x in queries + documents):
+                return super().predict(inputs1, inputs2, task_metadata=task_metadata, hf_split=hf_split,
+                                       hf_subset=hf_subset, prompt_type=prompt_type, **kwargs)
+            if not queries:
+                return np.array([])
+            show = kwargs.pop("show_progress_bar", True)
+            scores = self.model.predict(list(zip(queries, documents, strict=True)), show_progress_bar=show,
+                                        **kwargs)
+            return np.asarray(scores)
+
+    return LengthSortedCrossEncoderWrapper
+
+
 def _wrap(model, ref: ModelRef):
     """mteb's wrapper for a sentence-transformers model, carrying our unique name + revision."""
-    from mteb.models.sentence_transformer_wrapper import CrossEncoderWrapper, SentenceTransformerEncoderWrapper
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
-    wrapper = CrossEncoderWrapper(model) if ref.kind == CROSS_ENCODER else SentenceTransformerEncoderWrapper(model)
+    if ref.kind == CROSS_ENCODER:
+        wrapper = _length_sorted_cross_encoder_wrapper()(model)
+    else:
+        wrapper = SentenceTransformerEncoderWrapper(model)
     wrapper.mteb_model_meta = wrapper.mteb_model_meta.model_copy(
         update={"name": ref.name, "revision": ref.revision}, deep=True)
     return wrapper

@@ -1,0 +1,177 @@
+"""Benchmark `autorerank eval`: throughput against direct scoring, and the cost of a re-run.
+
+    .venv/bin/python -m bench.bench_eval [--quick]
+
+Figures (each a ratio against a baseline measured in the same run):
+
+1. cross-encoder pairs/s through `wrapper.evaluate.evaluate` (mteb underneath,
+   results written atomically) vs `CrossEncoder.predict` on exactly the same
+   (query, passage) pairs with the same batch size. Goal >= 0.95. Reported for
+   the evaluation proper (the mteb call, the model already loaded) and end to
+   end (model resolution + weights hash + load + evaluation + writes).
+2. re-evaluating an already evaluated checkpoint (everything skipped) vs the
+   first evaluation. Goal <= 1 s.
+
+Data: SciFact dev claims from ../shared/datasets/scifact (real abstracts, cut to
+40 (quick) or 150 (full) words), each
+with its cited abstracts as positives and random other abstracts as negatives;
+model: the bundled all-MiniLM-L6-v2 with a fresh 1-label head (a CrossEncoder).
+Outputs under bench/out/eval/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "eval"
+SCIFACT = ROOT.parent / "shared" / "datasets" / "scifact"
+
+
+def _make_dataset(folder: Path, n_queries: int, n_candidates: int, max_words: int, seed: int = 0) -> tuple[Path, list[tuple[str, str]]]:
+    """A prepared dataset (Contract 1) from SciFact dev + the list of its (query, passage) pairs."""
+    corpus = {}
+    with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            words = (row.get("title", "") + " " + row["text"]).split()
+            corpus[row["_id"]] = " ".join(words[:max_words])
+    queries = {}
+    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            queries[row["_id"]] = row["text"]
+    qrels: dict[str, list[str]] = {}
+    with open(SCIFACT / "qrels" / "dev.tsv", encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            qid, did, _ = line.rstrip("\n").split("\t")
+            if did in corpus:
+                qrels.setdefault(qid, []).append(did)
+    rng = random.Random(seed)
+    ids = sorted(corpus)
+    rows, pairs = [], []
+    for qid in sorted(qrels)[:n_queries]:
+        positives = [corpus[d] for d in qrels[qid]]
+        negatives = []
+        while len(negatives) < n_candidates - len(positives):
+            did = rng.choice(ids)
+            if did not in qrels[qid] and corpus[did] not in negatives:
+                negatives.append(corpus[did])
+        rows.append({"query_id": qid, "query": queries[qid], "positive": positives, "negative": negatives})
+        pairs += [(queries[qid], text) for text in positives + negatives]
+    data = folder / "data" / "scifact-bench"
+    if data.exists():
+        shutil.rmtree(data)
+    (data / "eval").mkdir(parents=True)
+    (data / "eval" / "validation.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    manifest = {"name": "scifact-bench", "format_version": 1, "splits": {"validation": {"queries": len(rows)}},
+                "has_negatives": True, "files": {"eval": {"validation": "eval/validation.jsonl"}},
+                "content_hash": f"bench-{n_queries}-{n_candidates}-{max_words}-{seed}"}
+    (data / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return data, pairs
+
+
+def _cross_encoder(folder: Path) -> Path:
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from wrapper.settings import bundled_model_path
+
+    target = folder / "models" / "minilm-ce"
+    if not (target / "model.safetensors").exists():
+        torch.manual_seed(0)
+        CrossEncoder(str(bundled_model_path()), num_labels=1).save(str(target))
+    return target
+
+
+def run(quick: bool = False) -> dict:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import CrossEncoder
+
+    from wrapper.evaluate import evaluate
+
+    # passages: title + abstract cut at `max_words` words (whole abstracts run ~3 pairs/s on 2 shared cores)
+    n_queries, n_candidates, max_words, repeats = (12, 8, 40, 2) if quick else (40, 15, 150, 3)
+    batch_size = 32
+    OUT.mkdir(parents=True, exist_ok=True)
+    dataset, pairs = _make_dataset(OUT, n_queries, n_candidates, max_words)
+    ce_path = _cross_encoder(OUT)
+    results = OUT / "results"
+
+    model = CrossEncoder(str(ce_path))
+    model.predict(pairs[:batch_size], batch_size=batch_size, show_progress_bar=False)  # warm-up
+
+    direct_s, eval_s, e2e_s = [], [], []
+    for _ in range(repeats):  # interleaved: drift on shared cores hits both sides alike
+        start = time.perf_counter()
+        model.predict(pairs, batch_size=batch_size, show_progress_bar=False)
+        direct_s.append(time.perf_counter() - start)
+
+        if results.exists():
+            shutil.rmtree(results)
+        start = time.perf_counter()
+        report = evaluate(str(ce_path), datasets=[dataset], results=results, batch_size=batch_size,
+                          show_progress=False)
+        e2e_s.append(time.perf_counter() - start)
+        [row] = report.rows
+        eval_s.append(row["wall_time_s"])
+
+    first_eval_e2e = e2e_s[-1]
+    cached_s = []
+    for _ in range(3):
+        start = time.perf_counter()
+        again = evaluate(str(ce_path), datasets=[dataset], results=results, batch_size=batch_size,
+                         show_progress=False)
+        cached_s.append(time.perf_counter() - start)
+        assert again.rows[0]["skipped"], "re-evaluation was not skipped"
+
+    n = len(pairs)
+    direct, through_eval, end_to_end = (statistics.median(x) for x in (direct_s, eval_s, e2e_s))
+    cached = statistics.median(cached_s)
+    out = {
+        "pairs": n,
+        "queries": n_queries,
+        "batch_size": batch_size,
+        "passage_words_max": max_words,
+        "direct_predict_pairs_per_s": round(n / direct, 1),
+        "eval_pairs_per_s": round(n / through_eval, 1),
+        "eval_end_to_end_pairs_per_s": round(n / end_to_end, 1),
+        "ratio_eval_vs_direct_predict": round(direct / through_eval, 3),
+        "ratio_eval_end_to_end_vs_direct_predict": round(direct / end_to_end, 3),
+        "goal_eval_ratio": ">= 0.95",
+        "reeval_cached_s": round(cached, 3),
+        "ratio_reeval_vs_first_eval": round(cached / first_eval_e2e, 4),
+        "goal_reeval_s": "<= 1",
+        "map_at_1000": row["main_score"],
+    }
+    (OUT / "bench_eval.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    quick = "--quick" in (argv if argv is not None else sys.argv[1:])
+    result = run(quick=quick)
+    print(f"pairs: {result['pairs']} ({result['queries']} SciFact queries), batch {result['batch_size']}, "
+          f"MiniLM-L6 cross-encoder")
+    print(f"direct CrossEncoder.predict (baseline): {result['direct_predict_pairs_per_s']} pairs/s")
+    print(f"autorerank eval, evaluation:  {result['eval_pairs_per_s']} pairs/s = "
+          f"{result['ratio_eval_vs_direct_predict']:.3f}x baseline (goal >= 0.95)")
+    print(f"autorerank eval, end to end (load + hash + eval + writes): {result['eval_end_to_end_pairs_per_s']} "
+          f"pairs/s = {result['ratio_eval_end_to_end_vs_direct_predict']:.3f}x baseline")
+    print(f"re-evaluation of an evaluated checkpoint: {result['reeval_cached_s']} s = "
+          f"{result['ratio_reeval_vs_first_eval']:.4f}x the first evaluation (goal <= 1 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
