@@ -39,6 +39,17 @@ def _dataset_dir_for_status(data_path: Path) -> str:
         return str(root)
 
 
+def _resolve_model_for_child(base_model: str) -> str:
+    """The bundled alias -> its folder; a relative local folder -> absolute (the child's cwd differs)."""
+    from wrapper import settings
+
+    resolved = settings.resolve_model(base_model)
+    local = Path(resolved).expanduser()
+    if not local.is_absolute() and local.is_dir():
+        return str(local.resolve())
+    return resolved
+
+
 def train_run(
     config_path: Path,
     *,
@@ -79,6 +90,7 @@ def train_run(
     (run_dir / "config.yml").write_text(text, encoding="utf-8")
     raw = yaml.safe_load(text)
     raw["data"]["path"] = str(data_path)
+    raw["base_model"] = _resolve_model_for_child(config.base_model)
     run_config = run_dir / "config.resolved.yml"
     run_config.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
@@ -115,7 +127,7 @@ def train_run(
         backend="cross-encoder" if cross else "autotrain",
         task=config.task,
         kind=_kind(config.task),
-        base_model=config.base_model,
+        base_model=raw["base_model"],
         dataset=_dataset_dir_for_status(data_path),
         config=str(run_dir / "config.yml"),
         source_config=str(config_path.resolve()),

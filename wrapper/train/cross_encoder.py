@@ -68,15 +68,28 @@ def build_train_rows(records: list[dict], loss: str, num_negatives: int) -> dict
                 q.append(r["query"]), p.append(neg), labels.append(0.0)
         return {"query": q, "passage": p, "label": labels}
     if loss == "mnrl":
+        # Every row needs the same number k of negatives. k is the largest value <= num_negatives
+        # that at least 3/4 of the queries have; shorter lists are topped up with passages of
+        # other queries (easy but true negatives), chosen deterministically.
         usable = [r for r in records if _texts(r.get("pos"))]
-        counts = [len(_texts(r.get("neg"))) for r in usable]
-        k = min([num_negatives, *counts]) if counts else 0
+        counts = sorted(len(_texts(r.get("neg"))) for r in usable)
+        k = min(num_negatives, counts[len(counts) // 4]) if counts else 0
+        pool = [p for r in usable for p in _texts(r.get("pos"))]
         columns: dict[str, list] = {"query": [], "positive": []}
         for i in range(k):
             columns[f"negative_{i + 1}"] = []
-        for r in usable:
-            negs = _texts(r.get("neg"))
-            for pos in _texts(r.get("pos")):
+        for n, r in enumerate(usable):
+            pos_texts = _texts(r.get("pos"))
+            negs = _texts(r.get("neg"))[:k]
+            j = n
+            while len(negs) < k and len(pool) > len(pos_texts):
+                j += 7
+                candidate = pool[j % len(pool)]
+                if candidate not in pos_texts and candidate not in negs:
+                    negs.append(candidate)
+            if len(negs) < k:
+                continue
+            for pos in pos_texts:
                 columns["query"].append(r["query"])
                 columns["positive"].append(pos)
                 for i in range(k):
