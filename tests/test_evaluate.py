@@ -405,3 +405,38 @@ def test_cli_eval_prints_table_and_errors_cleanly(isolated_home, tiny_dataset, r
     assert code == 2 and "nothing to evaluate" in err
     code, out, err = run_cli("eval", "--list-tasks")
     assert code == 0 and "cmteb-rerank" in out and "T2RerankingZh2En" in out
+
+
+@pytest.mark.slow
+def test_length_sorted_cross_encoder_scores_like_mteb(isolated_home, tiny_dataset, ce_folder):
+    """Our one-call scoring path gives mteb's own CrossEncoderWrapper numbers, to the 6th digit."""
+    import mteb
+    from mteb.models.sentence_transformer_wrapper import CrossEncoderWrapper
+    from sentence_transformers import CrossEncoder
+
+    from wrapper.evaluate import evaluate
+
+    [ours] = evaluate(str(ce_folder), datasets=[tiny_dataset], show_progress=False).rows
+    [spec] = T.resolve_task_specs(None, [tiny_dataset])
+    plain = mteb.evaluate(CrossEncoderWrapper(CrossEncoder(str(ce_folder))), spec.build(), cache=None,
+                          co2_tracker=False, show_progress_bar=False)
+    theirs = plain.task_results[0].scores["validation"][0]
+    for name in ("map_at_1000", "mrr_at_10", "ndcg_at_10"):
+        assert ours["scores"][name] == pytest.approx(theirs[name], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_t2_crosslingual_evaluates_from_jsonl(isolated_home):
+    from wrapper.evaluate import evaluate
+
+    folder = isolated_home / "t2"
+    folder.mkdir()
+    rows = [{"query": "what is machine learning", "positive": ["机器学习 machine learning is a branch of AI"],
+             "negative": ["今天天气很好", "football is a sport"]},
+            {"query": "capital of China", "positive": ["Beijing 北京 is the capital of China"],
+             "negative": ["上海 Shanghai is a big city", "cats sleep a lot"]}]
+    (folder / "T2RerankingEn2Zh.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                                   encoding="utf-8")
+    [row] = evaluate("bundled", tasks=["T2RerankingEn2Zh"], t2_crosslingual=folder, show_progress=False).rows
+    assert (row["task"], row["split"], row["main_score_name"]) == ("T2RerankingEn2Zh", "dev", "map_at_1000")
+    assert 0 < row["main_score"] <= 1 and Path(row["result_file"]).name == "T2RerankingEn2Zh.json"
