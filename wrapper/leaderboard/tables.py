@@ -180,29 +180,27 @@ def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapp
     deltas = compare_table(df, metric, runs)
     mean_delta = deltas.groupby("Model")["Δ"].mean() if not deltas.empty else pd.Series(dtype=float)
 
-    records = []
-    for label, scores in pivot.iterrows():
-        info = firsts.loc[label]
-        role = info["role"]
-        present = scores.dropna()
-        verdict = verdict_for(info, runs)
-        rec = {
-            "Model": label,
-            "Type": ROLE_LABEL.get(role, role),
-            "Kind": info["kind"],
-            "Base model": info["base_model_name"] if isinstance(info["base_model_name"], str) else "",
-            "Gate": gate_label(verdict, role),
-            "Mean": _x100(present.mean()) if len(present) else float("nan"),
-            "Δ vs base": round(float(mean_delta[label]), 2) if label in mean_delta.index else float("nan"),
-            "Tasks": f"{len(present)}/{len(tasks)}",
-            "_n": len(present),
-            "_ref": bool(info["is_reference"]),
-            "_role": ROLE_ORDER.get(role, 9),
+    info = firsts.reindex(pivot.index)
+    roles = info["role"].astype(object)
+    verdicts = {label: verdict_for({"run_id": rid}, runs) for label, rid in info["run_id"].items() if isinstance(rid, str)}
+    counts = pivot.notna().sum(axis=1)
+    table = pd.DataFrame(
+        {
+            "Model": pivot.index,
+            "Type": [ROLE_LABEL.get(r, r) for r in roles],
+            "Kind": info["kind"].to_numpy(),
+            "Base model": [b if isinstance(b, str) else "" for b in info["base_model_name"]],
+            "Gate": [gate_label(verdicts.get(label), role) for label, role in zip(pivot.index, roles)],
+            "Mean": (pivot.mean(axis=1) * 100).round(2).to_numpy(),
+            "Δ vs base": mean_delta.reindex(pivot.index).round(2).to_numpy(),
+            "Tasks": [f"{c}/{len(tasks)}" for c in counts],
+            "_n": counts.to_numpy(),
+            "_ref": info["is_reference"].astype(bool).to_numpy(),
+            "_role": [ROLE_ORDER.get(r, 9) for r in roles],
         }
-        for task in tasks:
-            rec[task] = _x100(scores.get(task))
-        records.append(rec)
-    table = pd.DataFrame(records)
+    )
+    for task in tasks:
+        table[task] = (pivot[task] * 100).round(2).to_numpy()
     table = table.sort_values(["_ref", "_n", "Mean", "_role", "Model"], ascending=[True, False, False, True, True], na_position="last")
     ranks, n = [], 0
     for is_ref in table["_ref"]:
@@ -220,23 +218,14 @@ def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapp
 # fine-tune vs base
 
 
-def _base_rows(df: "pd.DataFrame") -> dict[tuple, dict]:
-    """(model_name, revision|None, task, split) -> row, for looking up bases."""
-    index: dict[tuple, dict] = {}
-    for rec in df.to_dict("records"):
-        if rec["is_reference"]:
-            continue
-        index[(rec["model_name"], rec["revision"], rec["task"], rec["split"])] = rec
-        index.setdefault((rec["model_name"], None, rec["task"], rec["split"]), rec)
-    return index
-
-
 def compare_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[str, RunInfo] | None = None) -> "pd.DataFrame":
     """One row per fine-tune x task that has its base evaluated on the same task/split.
 
-    Columns: Model, Task, Base model, Base, Fine-tuned, Δ (x100), Gate, verdict, success.
-    `success` is True only when the gate said "improved" (never for regressed/collapsed,
-    whatever the delta on a single task).
+    The base is the row of `base_model_name` at `base_model_revision` (any
+    revision of it when that one was not evaluated). Columns: Model, Task, Base
+    model, Base, Fine-tuned, Δ (x100), Gate, verdict, success. `success` is True
+    only when the gate said "improved" (never for regressed/collapsed, whatever
+    the delta on a single task).
     """
     import pandas as pd
 
@@ -245,35 +234,42 @@ def compare_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[
     columns = ["Model", "Task", "Base model", "Base", "Fine-tuned", "Δ", "Gate", "verdict", "success", "Kind"]
     if df.empty:
         return pd.DataFrame(columns=columns)
-    index = _base_rows(df)
-    out = []
-    for rec in df.to_dict("records"):
-        if rec["role"] != "fine-tune" or not rec.get("base_model_name"):
-            continue
-        base = index.get((rec["base_model_name"], rec.get("base_model_revision"), rec["task"], rec["split"])) or index.get(
-            (rec["base_model_name"], None, rec["task"], rec["split"])
-        )
-        if base is None or rec.get(metric) is None or base.get(metric) is None:
-            continue
-        ft, b = float(rec[metric]), float(base[metric])
-        if math.isnan(ft) or math.isnan(b):
-            continue
-        verdict = verdict_for(rec, runs)
-        out.append(
-            {
-                "Model": rec["model_label"],
-                "Task": rec["task_label"],
-                "Base model": rec["base_model_name"],
-                "Base": _x100(b),
-                "Fine-tuned": _x100(ft),
-                "Δ": round((ft - b) * 100.0, 2),
-                "Gate": gate_label(verdict),
-                "verdict": verdict,
-                "success": verdict == "improved",
-                "Kind": rec["kind"],
-            }
-        )
-    return pd.DataFrame(out, columns=columns)
+    ft = df[(df["role"] == "fine-tune") & df["base_model_name"].notna() & df[metric].notna()]
+    bases = df[~df["is_reference"].astype(bool) & df[metric].notna()]
+    if ft.empty or bases.empty:
+        return pd.DataFrame(columns=columns)
+    keys = ["task", "split"]
+    exact = bases[["model_name", "revision", *keys, metric]].drop_duplicates(["model_name", "revision", *keys]).rename(
+        columns={"model_name": "base_model_name", "revision": "base_model_revision", metric: "_exact"}
+    )
+    anyrev = bases[["model_name", *keys, metric]].drop_duplicates(["model_name", *keys]).rename(
+        columns={"model_name": "base_model_name", metric: "_any"}
+    )
+    left = ft[["model_label", "task_label", "base_model_name", "base_model_revision", "run_id", "kind", *keys, metric]]
+    merged = left.merge(exact, on=["base_model_name", "base_model_revision", *keys], how="left").merge(
+        anyrev, on=["base_model_name", *keys], how="left"
+    )
+    merged["_base"] = merged["_exact"].astype(float).fillna(merged["_any"].astype(float))
+    merged = merged[merged["_base"].notna()]
+    if merged.empty:
+        return pd.DataFrame(columns=columns)
+    verdicts = [verdict_for({"run_id": rid}, runs) if isinstance(rid, str) else None for rid in merged["run_id"]]
+    ft_scores = merged[metric].astype(float)
+    return pd.DataFrame(
+        {
+            "Model": merged["model_label"].to_numpy(),
+            "Task": merged["task_label"].to_numpy(),
+            "Base model": merged["base_model_name"].to_numpy(),
+            "Base": (merged["_base"] * 100).round(2).to_numpy(),
+            "Fine-tuned": (ft_scores * 100).round(2).to_numpy(),
+            "Δ": ((ft_scores - merged["_base"]) * 100).round(2).to_numpy(),
+            "Gate": [gate_label(v) for v in verdicts],
+            "verdict": verdicts,
+            "success": [v == "improved" for v in verdicts],
+            "Kind": merged["kind"].to_numpy(),
+        },
+        columns=columns,
+    )
 
 
 # ---------------------------------------------------------------------------
