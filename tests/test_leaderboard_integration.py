@@ -1,0 +1,97 @@
+"""End to end: the real `wrapper.evaluate.evaluate` writes results/, the leaderboard reads them.
+
+Real bundled all-MiniLM-L6-v2 (base, bi-encoder) and a CrossEncoder made from it
+with a fresh seeded head (the "fine-tune"), real mteb on a tiny local dataset,
+then the leaderboard library and the AppTest page. Nothing is mocked; the Hub is
+off (conftest).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from wrapper.leaderboard import loaders, tables
+
+pytestmark = pytest.mark.slow
+
+RUN_ID = "20261123-230000-tiny-ce"
+ROWS = [
+    {"query_id": "q1", "query": "how do plants make food",
+     "positive": ["Plants make food by photosynthesis using sunlight, water and carbon dioxide."],
+     "negative": ["The stock market fell sharply on Monday.", "Cats sleep for most of the day."]},
+    {"query_id": "q2", "query": "what is the capital of France",
+     "positive": ["Paris is the capital and largest city of France."],
+     "negative": ["Berlin is the capital of Germany.", "Bananas are rich in potassium."]},
+    {"query_id": "q3", "query": "symptoms of the flu",
+     "positive": ["Flu symptoms include fever, cough, sore throat and muscle aches."],
+     "negative": ["A guitar usually has six strings.", "Rain forms when water vapour condenses."]},
+]
+
+
+@pytest.fixture
+def evaluated(isolated_home, bundled_model_path):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    from wrapper.evaluate import evaluate
+
+    data = isolated_home / "data" / "tiny"
+    (data / "eval").mkdir(parents=True)
+    (data / "eval" / "validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    (data / "dataset.json").write_text(json.dumps({
+        "name": "tiny", "format_version": 1, "splits": {"validation": {"queries": len(ROWS)}}, "has_negatives": True,
+        "files": {"eval": {"validation": "eval/validation.jsonl"}}, "content_hash": "sha-tiny"}))
+    torch.manual_seed(0)
+    model = isolated_home / "runs" / RUN_ID / "model"
+    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(model))
+    status = {"run_id": RUN_ID, "state": "succeeded", "backend": "cross-encoder", "task": "cross-encoder:bce",
+              "kind": "cross-encoder", "base_model": "sentence-transformers/all-MiniLM-L6-v2", "dataset": str(data),
+              "model": str(model)}
+    (model.parent / "status.json").write_text(json.dumps(status))
+    report = evaluate(RUN_ID, show_progress=False)
+    # the gate verdict (written by the pipeline in real use) from the real scores
+    by_role = {r["role"]: r for r in report.rows}
+    base, fine = by_role["base"]["main_score"], by_role["fine-tune"]["main_score"]
+    status["gate"] = {"verdict": "improved" if fine > base else "regressed", "metric": "map_at_1000",
+                      "base": base, "fine_tuned": fine, "delta": fine - base, "spread": 0.1, "advice": ""}
+    (model.parent / "status.json").write_text(json.dumps(status))
+    return isolated_home, by_role
+
+
+def test_leaderboard_reads_what_evaluate_wrote(evaluated):
+    home, by_role = evaluated
+    res = loaders.load_results(home / "results")
+    assert res.problems == []
+    rows = {r["role"]: r for r in res.rows}
+    assert set(rows) == {"fine-tune", "base"}
+    for role in ("fine-tune", "base"):
+        assert rows[role]["model_name"] == by_role[role]["model_name"]
+        assert rows[role]["main_score"] == pytest.approx(by_role[role]["main_score"], abs=1e-6)
+    assert rows["fine-tune"]["kind"] == "cross-encoder" and rows["base"]["kind"] == "bi-encoder"
+    assert rows["fine-tune"]["task"] == "AutoRerank-tiny-validation"
+
+    df = tables.combine(res, include_reference=False)
+    runs = loaders.load_runs(home / "runs").runs
+    cmp = tables.compare_table(df, "main score", runs)
+    assert len(cmp) == 1
+    row = cmp.iloc[0]
+    expected = (by_role["fine-tune"]["main_score"] - by_role["base"]["main_score"]) * 100
+    assert row["Δ"] == pytest.approx(expected, abs=0.01)
+    assert row["Gate"] == tables.gate_label(runs[RUN_ID].verdict)
+    assert row["success"] == (runs[RUN_ID].verdict == "improved")
+
+
+def test_app_shows_the_evaluated_models(evaluated):
+    from streamlit.testing.v1 import AppTest
+
+    home, by_role = evaluated
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboards" / "leaderboard.py"), default_timeout=60).run()
+    assert not at.exception
+    df = at.dataframe[0].value.set_index("Model")
+    fine = f"autorerank/{RUN_ID}"
+    assert {fine, "sentence-transformers/all-MiniLM-L6-v2"} <= set(df.index)
+    assert df.loc[fine, "AutoRerank-tiny-validation"] == pytest.approx(round(by_role["fine-tune"]["main_score"] * 100, 2))
+    assert not at.warning
