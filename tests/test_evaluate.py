@@ -270,6 +270,11 @@ def test_bi_and_cross_encoder_results_load_with_resultcache(isolated_home, tiny_
     stored = by_name[(ce_row["model_name"], ce_row["revision"])].task_results[0]
     assert stored.scores["validation"][0]["map_at_1000"] == pytest.approx(ce_row["main_score"], abs=1e-6)
 
+    from wrapper.evaluate.results import load_mteb_results
+
+    everything = load_mteb_results(results)  # all tasks, our autorerank.json left out
+    assert {(m.model_name, m.model_revision) for m in everything.model_results} == set(by_name)
+
     folder = Path(ce_row["result_file"]).parent
     assert sorted(p.name for p in folder.iterdir()) == [
         "AutoRerank-tiny-validation.json", "autorerank.json", "model_meta.json", "run_settings.jsonl"]

@@ -65,13 +65,19 @@ def eval_command(model, datasets, tasks, splits, results, runs, overwrite, no_ba
         return
     if not model:
         raise click.UsageError("missing MODEL (a run id, a checkpoint folder, `bundled` or a Hub id)")
+    import warnings
+
     from wrapper.evaluate import evaluate
 
-    report = evaluate(
-        model, datasets=list(datasets) or None, tasks=list(tasks) or None, splits=list(splits) or None,
-        results=results, overwrite=overwrite, include_base=not no_base, batch_size=batch_size,
-        mteb_data=mteb_data, runs=runs, t2_crosslingual=t2_crosslingual,
-    )
+    with warnings.catch_warnings():
+        # mteb 2.26 warns about sentence-transformers 6 renames on every model: noise for our users
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        report = evaluate(
+            model, datasets=list(datasets) or None, tasks=list(tasks) or None, splits=list(splits) or None,
+            results=results, overwrite=overwrite, include_base=not no_base, batch_size=batch_size,
+            mteb_data=mteb_data, runs=runs, t2_crosslingual=t2_crosslingual,
+        )
     for warning in report.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     click.echo(report.table())

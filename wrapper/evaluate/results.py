@@ -148,3 +148,18 @@ def update_metadata(folder: Path, header: dict[str, Any], task_name: str | None 
 
 def now() -> str:
     return _dt.datetime.now(tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load_mteb_results(results: Path, tasks: list[str] | None = None):
+    """`mteb.ResultCache(results).load_results(...)` over our folder.
+
+    A bare `load_results()` globs every `*.json` of a revision folder as a task
+    result and fails on our `autorerank.json` (KeyError 'mteb_dataset_name', mteb
+    2.26); naming the tasks avoids that. Returns mteb's BenchmarkResults.
+    """
+    from mteb import ResultCache
+
+    cache = ResultCache(results)
+    if tasks is None:
+        tasks = sorted({p.stem for p in cache.get_cache_paths(include_remote=False) if p.name != METADATA_FILE})
+    return cache.load_results(tasks=list(tasks), include_remote=False)
