@@ -445,3 +445,31 @@ def test_t2_crosslingual_evaluates_from_jsonl(isolated_home):
     [row] = evaluate("bundled", tasks=["T2RerankingEn2Zh"], t2_crosslingual=folder, show_progress=False).rows
     assert (row["task"], row["split"], row["main_score_name"]) == ("T2RerankingEn2Zh", "dev", "map_at_1000")
     assert 0 < row["main_score"] <= 1 and Path(row["result_file"]).name == "T2RerankingEn2Zh.json"
+
+
+def test_changed_weights_get_a_new_revision(tmp_path, ce_folder):
+    import shutil
+
+    copy = tmp_path / "minilm-ce"
+    shutil.copytree(ce_folder, copy)
+    before = resolve_model(str(copy)).revision
+    assert before == resolve_model(str(ce_folder)).revision  # same bytes, same revision
+    with open(copy / "model.safetensors", "ab") as fh:  # "retrained": other bytes in the same folder
+        fh.write(b"\0")
+    assert resolve_model(str(copy)).revision != before
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_scoring_saves_nothing_for_that_task(isolated_home, tiny_dataset, ce_folder, monkeypatch):
+    from sentence_transformers import CrossEncoder
+
+    from wrapper.evaluate import evaluate
+
+    def interrupted_predict(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CrossEncoder, "predict", interrupted_predict)
+    with pytest.raises(Interrupted, match="interrupted during AutoRerank-tiny-validation.*run the same command again"):
+        evaluate(str(ce_folder), datasets=[tiny_dataset], show_progress=False)
+    results = isolated_home / "results"
+    assert not list(results.rglob("*.json")) if results.exists() else True

@@ -75,13 +75,16 @@ def weights_file(folder: Path) -> Path | None:
     return None
 
 
+#: (path, size, mtime_ns) of every weights file -> hash; saves re-hashing within one process
+_HASH_MEMO: dict[tuple, str] = {}
+
+
 def weights_hash(folder: Path) -> str:
     """First 12 hex digits of the sha256 of the weights (all shards for an index)."""
     path = weights_file(folder)
     if path is None:
         raise InputError.at(folder, "no model weights here (model.safetensors or pytorch_model.bin)",
                             hint="point at the folder that holds the final model, e.g. runs/<id>/model")
-    digest = hashlib.sha256()
     files = [path]
     if path.name.endswith(".index.json"):
         try:
@@ -89,6 +92,15 @@ def weights_hash(folder: Path) -> str:
             files = [folder / f for f in sorted(set(index.get("weight_map", {}).values()))]
         except (json.JSONDecodeError, OSError):
             files = [path]
+    key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
+    if key in _HASH_MEMO:
+        return _HASH_MEMO[key]
+    _HASH_MEMO[key] = _sha256_files(files)
+    return _HASH_MEMO[key]
+
+
+def _sha256_files(files: list[Path]) -> str:
+    digest = hashlib.sha256()
     for file in files:
         with open(file, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 22), b""):
