@@ -1,7 +1,8 @@
 """A real headless chromium opens the running leaderboard (`autorerank leaderboard --port N`).
 
 Screenshots are saved as test artifacts in `artifacts/leaderboard.png` (the
-overview) and `artifacts/leaderboard-model.png` (the drill-down). Skipped with a
+overview), `artifacts/leaderboard-compare.png` (fine-tuned vs base) and
+`artifacts/leaderboard-model.png` (the drill-down). Skipped with a
 reason when Debian's chromium is not installed (`apt-get install -y chromium`).
 """
 
@@ -109,6 +110,13 @@ def test_browser_renders_leaderboard_and_drill_down(server):
             assert "Fine-tunes that passed the gate" in body and "1 / 3" in body
             assert "Download CSV" in body
             assert "Traceback" not in body and "couldn't produce plot" not in body
+
+            page.goto(server + "compare", wait_until="domcontentloaded")
+            page.get_by_text("Regression gate").first.wait_for(timeout=60_000)
+            page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ARTIFACTS / "leaderboard-compare.png"), full_page=True)
+            assert "couldn't produce plot" not in page.inner_text("body")
 
             page.goto(server + f"model?model={FT_BAD}", wait_until="domcontentloaded")
             page.get_by_text("Training run").first.wait_for(timeout=60_000)

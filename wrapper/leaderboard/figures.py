@@ -62,39 +62,41 @@ def per_task_bars(df: "pd.DataFrame", metric: str = "main_score", *, max_models:
     )
 
 
-def base_vs_finetuned(compare: "pd.DataFrame") -> "alt.Chart":
-    """Dumbbell chart: base score (grey dot) -> fine-tuned score (dot coloured by the gate verdict)."""
+def base_vs_finetuned(compare: "pd.DataFrame", *, width: int = 560) -> "alt.Chart":
+    """Dumbbell chart per task: base score (grey dot) -> fine-tuned score (dot coloured by the gate verdict)."""
     import altair as alt
     import pandas as pd
 
     if compare.empty:
         raise ValueError("no fine-tune has its base model evaluated on the same task yet")
-    data = compare.assign(pair=compare["Model"] + "  ·  " + compare["Task"])
+    cols = ["Model", "Task", "Δ", "Gate", "Base model"]
     points = pd.concat(
         [
-            data.assign(which="base", score=data["Base"], colour_key="base"),
-            data.assign(which="fine-tuned", score=data["Fine-tuned"], colour_key=data["Gate"]),
-        ]
-    )[["pair", "which", "score", "colour_key", "Δ", "Gate", "Base model"]]
-    domain = ["base", *GATE_COLOURS]
-    colours = alt.Scale(domain=domain, range=["#8c959f", *GATE_COLOURS.values()])
-    y = alt.Y("pair:N", title=None, sort=alt.SortField("pair"), axis=alt.Axis(labelLimit=360))
-    rule = (
-        alt.Chart(data)
-        .mark_rule(strokeWidth=3, opacity=0.5)
-        .encode(y=y, x=alt.X("Base:Q", title="score x100"), x2="Fine-tuned:Q", color=alt.Color("Gate:N", scale=colours, legend=None))
+            compare[cols].assign(which="base", score=compare["Base"], colour_key="base"),
+            compare[cols].assign(which="fine-tuned", score=compare["Fine-tuned"], colour_key=compare["Gate"]),
+        ],
+        ignore_index=True,
     )
-    dots = (
-        alt.Chart(points)
-        .mark_circle(size=140, opacity=1)
-        .encode(
-            y=y,
-            x=alt.X("score:Q"),
-            color=alt.Color("colour_key:N", scale=colours, legend=alt.Legend(title="base / gate verdict", orient="top")),
-            tooltip=["pair", "which", alt.Tooltip("score:Q", format=".2f"), alt.Tooltip("Δ:Q", format="+.2f"), "Gate", "Base model"],
-        )
+    colours = alt.Scale(domain=["base", *GATE_COLOURS], range=["#8c959f", *GATE_COLOURS.values()])
+    legend = alt.Legend(title="base / gate verdict", orient="right")
+    y = alt.Y("Model:N", title=None, axis=alt.Axis(labelLimit=320))
+    base = alt.Chart(points)
+    rule = base.mark_rule(strokeWidth=3, opacity=0.45).encode(
+        y=y, x=alt.X("min(score):Q", title="score x100", scale=alt.Scale(zero=False, nice=True)), x2="max(score):Q",
+        color=alt.Color("Gate:N", scale=colours, legend=legend),
     )
-    return (rule + dots).properties(height=max(80, 34 * data["pair"].nunique()))
+    dots = base.mark_circle(size=150, opacity=1).encode(
+        y=y,
+        x=alt.X("score:Q"),
+        color=alt.Color("colour_key:N", scale=colours, legend=legend),
+        tooltip=["Model", "Task", "which", alt.Tooltip("score:Q", format=".2f"), alt.Tooltip("Δ:Q", format="+.2f"), "Gate", "Base model"],
+    )
+    return (
+        alt.layer(rule, dots)
+        .properties(width=width, height=alt.Step(28))
+        .facet(facet=alt.Facet("Task:N", title=None, header=alt.Header(labelFontWeight="bold", labelFontSize=13, labelAnchor="start")), columns=1)
+        .resolve_scale(y="independent")
+    )
 
 
 def training_curve(frame: "pd.DataFrame") -> "alt.Chart":

@@ -35,6 +35,8 @@ def check_port(port: int) -> None:
     if not 1 <= port <= 65535:
         raise InputError.at("--port", f"{port} is not a TCP port", hint="use a number between 1024 and 65535, e.g. --port 8501")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # like the server itself: a port still in TIME_WAIT from a stopped server is free to use
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError as exc:

@@ -233,7 +233,17 @@ def page_compare() -> None:
         st.info("No fine-tune has its base model evaluated on the same task yet: evaluate both with `autorerank eval`.")
         return
     safe_chart(figures.base_vs_finetuned, compare)
-    st.dataframe(tables.style_compare(compare), hide_index=True, width="stretch")
+    shown = compare.assign(**{"Base model": compare["Base model"].map(lambda name: str(name).split("/")[-1])})
+    st.dataframe(
+        tables.style_compare(shown), hide_index=True, width="stretch",
+        column_config={
+            "Model": st.column_config.TextColumn("Model", width=300),
+            "Task": st.column_config.TextColumn("Task", width=200),
+            "Base model": st.column_config.TextColumn("Base model", width=130),
+            "Gate": st.column_config.TextColumn("Gate", width=105),
+            "Δ": st.column_config.NumberColumn("Δ", width=70, help="fine-tuned minus base, x100"),
+        },
+    )
     st.download_button(
         "Download CSV", tables.to_csv_bytes(compare.drop(columns=["success"])),
         file_name=f"autorerank-vs-base-{metric}.csv", mime="text/csv", key="download_compare_csv", icon=":material/download:",
@@ -249,7 +259,14 @@ def page_compare() -> None:
             "Spread": gate.get("spread"), "Advice": gate.get("advice", "" if run else "no run folder found for this model"),
         })
     st.subheader("Regression gate (from each run's status.json)")
-    st.dataframe(tables.style_gates(gates), hide_index=True, width="stretch")
+    st.dataframe(
+        tables.style_gates(gates), hide_index=True, width="stretch",
+        column_config={
+            "Model": st.column_config.TextColumn("Model", width="large"),
+            **{c: st.column_config.NumberColumn(c, format="%.4f", width=90) for c in ("Base", "Fine-tuned", "Spread")},
+            "Advice": st.column_config.TextColumn("Advice", width="large"),
+        },
+    )
 
 
 def page_model() -> None:
