@@ -154,7 +154,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
             "splits": {k: split_manifest[k] for k in ("train", "validation", "test")},
             "has_negatives": has_negatives,
             "autotrain_columns": columns,
-            "mining": stats.as_manifest() if options.mine else None,
+            "mining": {"enabled": options.mine, **stats.as_manifest()},
             "files": files,
             "content_hash": M.content_hash(tmp, written),
             "versions": M.versions(),

@@ -72,8 +72,10 @@ def summary_text(manifest: dict[str, Any], out: Path) -> str:
                 "loosen the false-negative guard (--margin 0.02, or --margin off), lower --range-min, "
                 "or give a bigger pool with --corpus"
             )
-    elif not manifest["options"].get("mine"):
-        lines.append("  mining: off")
+    elif not m.get("enabled"):
+        lines.append("  mining: off (--no-mine)")
+    else:
+        lines.append("  mining: not needed (every query already has enough labelled negatives)")
     if not manifest["has_negatives"]:
         hints.append(
             "no query has a negative: autotrain/*.csv hold (anchor, positive) pairs only; "

@@ -1,0 +1,266 @@
+"""prepare: mining speed/memory vs sentence-transformers, and streaming 1M labelled pairs.
+
+    .venv/bin/python -m bench.bench_prepare [--quick]
+
+Measured in one run, each case in its own subprocess (clean peak RSS from
+`getrusage`), wall time including model loading:
+
+1. Mining on SciFact (BEIR, `qrels/train.tsv`: 809 queries, corpus 5,183 abstracts;
+   quick subset below), bundled all-MiniLM-L6-v2, 4 negatives per
+   query, relative margin 0.05, top sampling, batch 32 (quick: 40 queries, 200 abstracts):
+   - ours:     `prepare(folder, out, PrepareOptions(num_negatives=4, eval_negatives=4, margin=0.05))`
+               (reads, validates, splits, mines every query, writes every file)
+   - baseline: `sentence_transformers.util.mine_hard_negatives(dataset of (query, positive),
+               model, corpus=all abstracts, num_negatives=4, relative_margin=0.05)`
+   Figures: time ratio ours/baseline (goal <= 1.0), peak RSS of each.
+2. `prepare --no-mine` on 1,000,000 synthetic labelled pairs (100,000 queries x 10
+   passages; quick: 100,000 rows) from a CSV: rows/s and peak RSS (goal: < 2 GB),
+   against baseline `pandas.read_csv` of the same file (just parsing it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).resolve().parent / "out" / "prepare"
+SCIFACT = ROOT.parent / "shared" / "datasets" / "scifact"
+QUICK_QUERIES, QUICK_DOCS = 40, 200
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# --------------------------------------------------------------------------- data
+def scifact_folder(quick: bool) -> Path:
+    """SciFact as BEIR (the shared copy, or a subset for --quick)."""
+    if not quick:
+        return SCIFACT
+    dst = OUT / "scifact-quick"
+    if (dst / "qrels/train.tsv").exists():
+        return dst
+    (dst / "qrels").mkdir(parents=True, exist_ok=True)
+    lines = (SCIFACT / "qrels/train.tsv").read_text(encoding="utf-8").splitlines()
+    keep: list[str] = []
+    rows = []
+    for line in lines[1:]:
+        qid = line.split("\t")[0]
+        if qid not in keep:
+            if len(keep) == QUICK_QUERIES:
+                break
+            keep.append(qid)
+        rows.append(line)
+    (dst / "qrels/train.tsv").write_text("\n".join([lines[0]] + rows) + "\n", encoding="utf-8")
+    needed = {r.split("\t")[1] for r in rows}
+    docs = []
+    with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            if json.loads(line)["_id"] in needed or len(docs) < QUICK_DOCS - len(needed):
+                docs.append(line)
+    (dst / "corpus.jsonl").write_text("".join(docs), encoding="utf-8")
+    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as fh:
+        (dst / "queries.jsonl").write_text("".join(q for q in fh if json.loads(q)["_id"] in keep), encoding="utf-8")
+    return dst
+
+
+WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicron sigma tau upsilon phi chi psi "
+         "omega river stone cloud lamp paper garden window engine market signal").split()
+
+
+def synthetic_pairs(n_rows: int) -> Path:
+    path = OUT / f"pairs-{n_rows}.csv"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    per_query = 10
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("query,passage,label\n")
+        for q in range(n_rows // per_query):
+            query = f"query {q} " + " ".join(rng.choices(WORDS, k=6))
+            for j in range(per_query):
+                passage = f"passage {q}-{j} " + " ".join(rng.choices(WORDS, k=14))
+                fh.write(f"{query},{passage},{1 if j == 0 else 0}\n")
+    tmp.replace(path)
+    return path
+
+
+# --------------------------------------------------------------------------- workers (subprocesses)
+def worker_ours_mine(folder: str, out: str) -> dict:
+    from wrapper.prepare import PrepareOptions, prepare
+
+    t0 = time.perf_counter()
+    report = prepare([Path(folder)], Path(out), PrepareOptions(
+        split="train", num_negatives=4, eval_negatives=4, margin=0.05, batch_size=32, val_ratio=0.1,
+        overwrite=True, progress=False))
+    seconds = time.perf_counter() - t0
+    m = report.manifest["mining"]
+    return {"seconds": seconds, "queries": m["queries"], "negatives": m["negatives_mined"],
+            "no_negative_queries": m["no_negative_queries"]}
+
+
+def worker_st_mine(folder: str) -> dict:
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.util import mine_hard_negatives
+
+    from wrapper.settings import bundled_model_path
+
+    t0 = time.perf_counter()
+    folder_p = Path(folder)
+    corpus, queries = {}, {}
+    with open(folder_p / "corpus.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            corpus[d["_id"]] = f"{d.get('title', '')} {d['text']}".strip()
+    with open(folder_p / "queries.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            q = json.loads(line)
+            queries[q["_id"]] = q["text"]
+    anchors, positives = [], []
+    for line in (folder_p / "qrels/train.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        qid, did, score = line.split("\t")
+        if int(score) >= 1 and qid in queries and did in corpus:
+            anchors.append(queries[qid])
+            positives.append(corpus[did])
+    model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+    ds = Dataset.from_dict({"query": anchors, "positive": positives})
+    mined = mine_hard_negatives(ds, model, corpus=list(corpus.values()), num_negatives=4, relative_margin=0.05,
+                                sampling_strategy="top", batch_size=32, output_format="n-tuple", verbose=False)
+    return {"seconds": time.perf_counter() - t0, "rows": len(mined)}
+
+
+def worker_ours_stream(csv_path: str, out: str) -> dict:
+    from wrapper.prepare import PrepareOptions, prepare
+
+    t0 = time.perf_counter()
+    report = prepare([Path(csv_path)], Path(out), PrepareOptions(mine=False, overwrite=True, progress=False))
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows": report.manifest["counts"]["rows_read"],
+            "queries": report.manifest["counts"]["queries"]}
+
+
+def worker_pandas_read(csv_path: str) -> dict:
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    df = pd.read_csv(csv_path)
+    return {"seconds": time.perf_counter() - t0, "rows": len(df)}
+
+
+WORKERS = {"ours-mine": worker_ours_mine, "st-mine": worker_st_mine, "ours-stream": worker_ours_stream,
+           "pandas-read": worker_pandas_read}
+
+
+def _spawn(name: str, *args: str) -> dict:
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "bench.bench_prepare", "--worker", name, *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- entry point
+def run(quick: bool = False, parts: tuple[str, ...] = ("mining", "streaming")) -> dict:
+    OUT.mkdir(parents=True, exist_ok=True)
+    results: dict = {"quick": quick}
+    if "mining" in parts:
+        results["mining"] = _bench_mining(quick)
+    if "streaming" in parts:
+        results["streaming"] = _bench_streaming(quick)
+    (OUT / f"results{'-quick' if quick else ''}.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _bench_mining(quick: bool) -> dict:
+    folder = scifact_folder(quick)
+    ours = _spawn("ours-mine", str(folder), str(OUT / "ours-mine"))
+    base = _spawn("st-mine", str(folder))
+    shutil.rmtree(OUT / "ours-mine", ignore_errors=True)
+    return {
+        "data": f"scifact train qrels ({'quick subset' if quick else 'full'}): {ours['queries']} queries",
+        "ours_s": round(ours["seconds"], 2),
+        "baseline_st_mine_hard_negatives_s": round(base["seconds"], 2),
+        "time_ratio_ours_over_baseline": round(ours["seconds"] / base["seconds"], 3),
+        "goal_time_ratio": 1.0,
+        "ours_peak_rss_mb": round(ours["peak_rss_mb"], 1),
+        "baseline_peak_rss_mb": round(base["peak_rss_mb"], 1),
+        "rss_ratio_ours_over_baseline": round(ours["peak_rss_mb"] / base["peak_rss_mb"], 3),
+        "ours_no_negative_queries": ours["no_negative_queries"],
+    }
+
+
+def _bench_streaming(quick: bool) -> dict:
+    n_rows = 100_000 if quick else 1_000_000
+    csv_path = synthetic_pairs(n_rows)
+    stream = _spawn("ours-stream", str(csv_path), str(OUT / "ours-stream"))
+    pandas = _spawn("pandas-read", str(csv_path))
+    shutil.rmtree(OUT / "ours-stream", ignore_errors=True)
+    return {
+        "rows": stream["rows"],
+        "queries": stream["queries"],
+        "ours_s": round(stream["seconds"], 2),
+        "ours_rows_per_s": round(stream["rows"] / stream["seconds"]),
+        "ours_peak_rss_mb": round(stream["peak_rss_mb"], 1),
+        "goal_peak_rss_mb": 2048,
+        "baseline_pandas_read_csv_s": round(pandas["seconds"], 2),
+        "baseline_pandas_peak_rss_mb": round(pandas["peak_rss_mb"], 1),
+        "time_ratio_ours_over_pandas_read": round(stream["seconds"] / pandas["seconds"], 3),
+        "rss_ratio_ours_over_pandas_read": round(stream["peak_rss_mb"] / pandas["peak_rss_mb"], 3),
+    }
+
+
+def _print(results: dict) -> None:
+    m, s = results.get("mining"), results.get("streaming")
+    if m:
+        _print_mining(m)
+    if s:
+        _print_streaming(s)
+
+
+def _print_mining(m: dict) -> None:
+    print(f"mining ({m['data']}):")
+    print(f"  ours {m['ours_s']} s vs sentence-transformers mine_hard_negatives {m['baseline_st_mine_hard_negatives_s']} s"
+          f" -> time ratio {m['time_ratio_ours_over_baseline']} (goal <= 1.0)")
+    print(f"  peak RSS ours {m['ours_peak_rss_mb']} MB vs baseline {m['baseline_peak_rss_mb']} MB"
+          f" -> ratio {m['rss_ratio_ours_over_baseline']}")
+
+
+def _print_streaming(s: dict) -> None:
+    print(f"streaming {s['rows']:,} labelled pairs without mining:")
+    print(f"  ours {s['ours_s']} s = {s['ours_rows_per_s']:,} rows/s, peak RSS {s['ours_peak_rss_mb']} MB (goal < 2048)")
+    print(f"  vs pandas.read_csv alone {s['baseline_pandas_read_csv_s']} s, {s['baseline_pandas_peak_rss_mb']} MB"
+          f" -> time ratio {s['time_ratio_ours_over_pandas_read']}, RSS ratio {s['rss_ratio_ours_over_pandas_read']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=["mining", "streaming"], help="run one part only")
+    parser.add_argument("--worker", choices=sorted(WORKERS))
+    parser.add_argument("args", nargs="*")
+    ns = parser.parse_args(argv)
+    if ns.worker:
+        result = WORKERS[ns.worker](*ns.args)
+        result["peak_rss_mb"] = _peak_rss_mb()
+        print(json.dumps(result))
+        return 0
+    _print(run(quick=ns.quick, parts=(ns.part,) if ns.part else ("mining", "streaming")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
