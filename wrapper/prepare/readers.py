@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 import math
 import os
@@ -120,6 +121,16 @@ def detect_kind(path: Path) -> FileKind:
     return FileKind.tsv if b"\t" in first_line else FileKind.csv
 
 
+def _text_stream(path: Path, encoding: str) -> io.TextIOWrapper:
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"--encoding {encoding!r} is not an encoding Python knows (try utf-8, latin1, cp1252)") from None
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig" if name == "utf-8" else encoding, newline="")
+
+
 def _decode_error(path: Path, exc: UnicodeDecodeError, line: int, encoding: str) -> InputError:
     bad = exc.object[exc.start : exc.start + 1]
     return InputError.at(
@@ -218,17 +229,29 @@ def open_table(path: Path, kind: FileKind, *, encoding: str, max_line_bytes: int
 
 
 def _open_delimited(path: Path, kind: FileKind, *, encoding: str, max_line_bytes: int, known: set[str]) -> TableSource:
-    csv.field_size_limit(max(max_line_bytes, 131072))
-    lines = iter_lines(path, encoding, max_line_bytes)
+    csv.field_size_limit(max_line_bytes)
+    # fast path: csv reads a decoding stream in C; on a problem, the slow line-by-line reader
+    # (iter_lines) is run to name the exact line and byte
+    stream = _text_stream(path, encoding)
     if kind is FileKind.tsv:
-        reader = csv.reader((text for _, text in lines), delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = csv.reader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
     else:
-        reader = csv.reader((text for _, text in lines))
+        reader = csv.reader(stream)
 
     def next_row():
         try:
             return next(reader, None)
+        except UnicodeDecodeError:
+            for _ in iter_lines(path, encoding, max_line_bytes):
+                pass  # raises the precise error
+            raise InputError.at(path, f"the file is not valid {encoding}", line=reader.line_num + 1) from None
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise InputError.at(
+                    path, f"a field is longer than {max_line_bytes:,} bytes", line=reader.line_num + 1,
+                    hint="a whole file in one field usually means the wrong delimiter or an unclosed quote; "
+                         "fix the file or raise --max-line-bytes",
+                ) from None
             raise InputError.at(
                 path, f"malformed {kind.value.upper()}: {exc}", line=reader.line_num,
                 hint="check the quoting on that line (a stray quote character swallows the following lines)",
