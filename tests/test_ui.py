@@ -59,6 +59,24 @@ def port_refuses(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def alive(procs) -> list:
+    import psutil
+
+    out = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.Error:
+            pass
+    return out
+
+
 def fake_env(tmp_path: Path) -> Path:
     """An env folder with the two executables build_command looks for (never run)."""
     env = tmp_path / "at-env"
@@ -177,8 +195,13 @@ def test_launcher_imports_only_stdlib_and_autotrain():
             roots |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             roots.add((node.module or "").split(".")[0])
-    allowed = set(sys.stdlib_module_names) | {"__future__", "autotrain", "uvicorn"}
-    assert roots and roots <= allowed, roots - allowed
+    third_party = roots - set(sys.stdlib_module_names) - {"__future__"}
+    assert "wrapper" not in roots
+    # autotrain and what autotrain itself depends on (its web stack)
+    assert third_party <= {"autotrain", "uvicorn", "fastapi", "starlette"}, third_party
+    site = next(AUTOTRAIN_ENV.glob("lib/python3*/site-packages"), None)
+    if site is not None:
+        assert all((site / name).is_dir() for name in third_party)
 
 
 # ---------------------------------------------------------------- slow: real AutoTrain
@@ -236,6 +259,15 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
             assert page.input_value("#col_map_sentence1") == "anchor"
             assert page.input_value("#col_map_sentence3") == "negative"
 
+            # the offline stand-ins for the CDN styles/scripts make the page usable:
+            # dialogs stay closed until asked for, the upload area opens on its tab
+            assert page.locator("link[data-autorerank-offline]").count() == 1
+            assert not page.is_visible("#confirmation-modal")
+            assert not page.is_visible("#final-modal")
+            page.click("#training-data-tab")
+            assert page.is_visible("label[for=data_files_training]")
+            assert page.locator("#start-training-button").bounding_box()["height"] < 100
+
             page.check("#base_model_checkbox")
             page.fill("#base_model_input", str(bundled_model_path))
             page.fill("#project_name", project)
@@ -247,6 +279,8 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
             assert shot.stat().st_size > 10_000
 
             page.click("#start-training-button")
+            assert page.is_visible("#confirmation-modal")
+            page.screenshot(path=str(ARTIFACTS / "autotrain-ui-confirm.png"))
             page.click("#confirmation-modal .confirm")
             final = page.locator("#final-modal .text-center")
             page.wait_for_function(
@@ -266,9 +300,12 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
             assert server.running(), ui.log_tail(server.log_path)
             time.sleep(1)
         assert (out / "model.safetensors").exists(), ui.log_tail(server.log_path)
-        # wait for the training process to finish (it is a descendant of the server)
+        # the UI itself reports the job finished, and no training process is left
+        while time.monotonic() < deadline and get_json(server.url + "ui/is_model_training")["model_training"]:
+            time.sleep(1)
         while time.monotonic() < deadline and len(server.processes()) > 1:
             time.sleep(1)
+        assert [p.pid for p in server.processes()] == [server.pid]
 
         params = json.loads((out / "training_params.json").read_text())
         assert params["push_to_hub"] is False
@@ -289,7 +326,7 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
         code = server.stop()
     assert code == 0  # uvicorn shut down on SIGTERM
     assert port_refuses(port)
-    assert not any(p.is_running() and p.status() != "zombie" for p in procs)
+    assert not alive(procs)
 
 
 @pytest.mark.slow
@@ -300,14 +337,17 @@ def test_cli_prints_url_and_ctrl_c_stops_everything(tmp_path):
         [sys.executable, "-m", "wrapper", "ui", "--port", str(port), "--workdir", str(tmp_path / "wd"),
          "--offline", "--timeout", "150"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a shell's background jobs ignore SIGINT and children inherit that: undo it,
+        # as in an interactive terminal where Ctrl-C reaches the command
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(l) for l in proc.stdout], daemon=True).start()
+    children: list = []
     try:
         first = lines.get(timeout=170)
         assert f"http://127.0.0.1:{port}/" in first and "offline" in first
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui/is_model_training", timeout=10) as r:
-            assert json.loads(r.read()) == {"model_training": False, "pids": []}
+        assert get_json(f"http://127.0.0.1:{port}/ui/is_model_training") == {"model_training": False, "pids": []}
 
         import psutil
 
@@ -319,7 +359,9 @@ def test_cli_prints_url_and_ctrl_c_stops_everything(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+        for child in alive(children):  # never leave a server behind a failed test
+            child.kill()
     assert code == 0, err
     assert "stopped" in err and "Traceback" not in err
     assert port_refuses(port)
-    assert not any(c.is_running() and c.status() != "zombie" for c in children)
+    assert not alive(children)

@@ -22,6 +22,8 @@ What AutoTrain 0.8.36 does with the Hub, and what we do instead (see
    returns False.
 4. `AppParams` forces `push_to_hub=True` on every job the UI starts -> forced to
    False, so a UI-started job never tries to push.
+5. The page's styles and tab switching come from CDNs -> a small stylesheet and
+   script served by this app are linked into every HTML page (see OFFLINE_CSS).
 
 The server's working directory is where AutoTrain puts its projects
 (`./<project_name>/`), `autotrain.db` and reads `autotrain.log`; the caller
@@ -37,6 +39,120 @@ import sys
 
 #: printed once the patches are applied; tests and the supervisor look for it
 PATCHED_MARKER = "autorerank: AutoTrain UI patched for offline use"
+
+
+#: where the offline stylesheet is served, and the tag injected into AutoTrain's pages
+OFFLINE_CSS_PATH = "/autorerank-offline.css"
+OFFLINE_CSS_TAG = f'<link rel="stylesheet" href="{OFFLINE_CSS_PATH}" data-autorerank-offline>'
+REMOTE_LOGO = "https://raw.githubusercontent.com/huggingface/autotrain-advanced/main/static/logo.png"
+OFFLINE_JS_PATH = "/autorerank-offline.js"
+OFFLINE_JS_TAG = f'<script src="{OFFLINE_JS_PATH}" data-autorerank-offline></script>'
+
+# flowbite's script (from a CDN) switches the "Training Data / Validation Data"
+# tabs; without it both upload areas stay hidden. This does the same, and only
+# when flowbite did not load.
+OFFLINE_JS = """
+window.addEventListener('load', function () {
+  if (window.initTabs || window.Flowbite) { return; }
+  document.querySelectorAll('[data-tabs-toggle]').forEach(function (list) {
+    var tabs = list.querySelectorAll('[data-tabs-target]');
+    function show(tab) {
+      tabs.forEach(function (t) {
+        var on = t === tab;
+        var panel = document.querySelector(t.getAttribute('data-tabs-target'));
+        if (panel) { panel.classList.toggle('hidden', !on); }
+        t.setAttribute('aria-selected', on ? 'true' : 'false');
+        t.classList.toggle('autorerank-active-tab', on);
+      });
+    }
+    tabs.forEach(function (t) { t.addEventListener('click', function () { show(t); }); });
+    if (tabs.length) { show(tabs[0]); }
+  });
+});
+"""
+
+# AutoTrain's page takes its styles from CDNs (tailwind, flowbite, font-awesome).
+# In an air-gapped browser none load: every modal shows inline, icons are drawn
+# page-wide and the layout collapses. This is the small subset of tailwind's
+# utility classes that the page uses, enough to make it usable offline. Rules
+# are plain class selectors, so when the CDN styles do load they agree with them.
+OFFLINE_CSS = """
+*, ::before, ::after { box-sizing: border-box; border: 0 solid #e5e7eb; }
+body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; line-height: 1.5; }
+svg { width: 1.25rem; height: 1.25rem; }
+img { max-height: 1.75rem; }
+ul { list-style: none; padding: 0; margin: 0; }
+h1, h2, h3, p { margin: 0; }
+button { cursor: pointer; font: inherit; background: transparent; }
+input, select, textarea { font: inherit; }
+textarea { width: 100%; }
+a { color: inherit; text-decoration: none; }
+.hidden { display: none !important; }
+.block { display: block; } .flex { display: flex; } .inline-flex { display: inline-flex; }
+.grid { display: grid; } .grid-cols-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+.flex-col { flex-direction: column; } .items-center { align-items: center; }
+.justify-center { justify-content: center; } .flex-shrink-0 { flex-shrink: 0; }
+.gap-4 { gap: 1rem; } .space-y-2 > * + * { margin-top: .5rem; } .space-x-4 > * + * { margin-left: 1rem; }
+.fixed { position: fixed; } .absolute { position: absolute; } .relative { position: relative; }
+.inset-0 { top: 0; right: 0; bottom: 0; left: 0; } .top-0 { top: 0; } .left-0 { left: 0; } .right-0 { right: 0; }
+.top-3 { top: .75rem; } .right-3 { right: .75rem; } .z-40 { z-index: 40; } .z-50 { z-index: 50; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0, 0, 0, 0); }
+.w-full { width: 100%; } .h-full { height: 100%; } .w-64 { width: 16rem; } .h-screen { height: 100vh; }
+.w-3, .h-3 { width: .75rem; height: .75rem; } .w-4 { width: 1rem; height: 1rem; } .w-5 { width: 1.25rem; height: 1.25rem; }
+.w-6 { width: 1.5rem; height: 1.5rem; } .w-8 { width: 2rem; height: 2rem; } .h-24 { min-height: 6rem; }
+.max-w-md { max-width: 28rem; } .max-w-5xl { max-width: 64rem; } .max-h-full { max-height: 100%; }
+.overflow-y-auto { overflow-y: auto; }
+.p-2 { padding: .5rem; } .p-4 { padding: 1rem; } .p-6 { padding: 1.5rem; } .px-2 { padding: 0 .5rem; }
+.px-3 { padding-left: .75rem; padding-right: .75rem; } .px-4 { padding-left: 1rem; padding-right: 1rem; }
+.py-2 { padding-top: .5rem; padding-bottom: .5rem; } .px-5 { padding-left: 1.25rem; padding-right: 1.25rem; }
+.pt-4 { padding-top: 1rem; } .mt-1 { margin-top: .25rem; } .mt-2 { margin-top: .5rem; } .mt-4 { margin-top: 1rem; }
+.mb-2 { margin-bottom: .5rem; } .mb-4 { margin-bottom: 1rem; } .mb-5 { margin-bottom: 1.25rem; } .ml-2 { margin-left: .5rem; }
+.text-xs { font-size: .75rem; } .text-sm { font-size: .875rem; } .text-lg { font-size: 1.125rem; }
+.text-xl { font-size: 1.25rem; } .font-medium { font-weight: 500; } .font-bold { font-weight: 700; }
+.text-center { text-align: center; } .text-left { text-align: left; }
+.text-white { color: #fff; } .text-gray-500 { color: #6b7280; } .text-gray-700 { color: #374151; }
+.text-gray-800, .text-gray-900 { color: #1f2937; }
+.bg-white { background: #fff; } .bg-gray-50 { background: #f9fafb; } .bg-gray-100 { background: #f3f4f6; }
+.bg-gray-200 { background: #e5e7eb; } .bg-blue-600 { background: #2563eb; } .bg-red-600 { background: #dc2626; }
+.bg-green-600 { background: #16a34a; } .bg-black.bg-opacity-50 { background: rgba(0, 0, 0, .5); }
+.border { border-width: 1px; } .border-t { border-top-width: 1px; } .border-gray-300 { border-color: #d1d5db; }
+.rounded, .rounded-md { border-radius: .375rem; } .rounded-lg { border-radius: .5rem; } .rounded-full { border-radius: 9999px; }
+.shadow-sm { box-shadow: 0 1px 2px rgba(0, 0, 0, .05); } .shadow-2xl { box-shadow: 0 25px 50px -12px rgba(0, 0, 0, .25); }
+.h-20 { min-height: 5rem; } .autorerank-active-tab { border-bottom: 2px solid #2563eb; color: #2563eb; }
+label[for^="data_files_"] { display: flex; border: 2px dashed #d1d5db; border-radius: .5rem; padding: .75rem; }
+#final-modal, #help-modal { top: 0; bottom: 0; background: rgba(0, 0, 0, .5); }
+#final-modal:not(.hidden), #help-modal:not(.hidden) { display: flex; }
+@media (min-width: 640px) { .sm\\:ml-64 { margin-left: 16rem; } .sm\\:hidden { display: none; } }
+@media (max-width: 639px) { #separator-sidebar { position: static; width: 100%; height: auto; } }
+"""
+
+
+def add_offline_styles(app) -> None:
+    """Serve OFFLINE_CSS / OFFLINE_JS and link them from every HTML page the app returns."""
+    from fastapi import Request
+    from fastapi.responses import Response
+
+    @app.get(OFFLINE_CSS_PATH, include_in_schema=False)
+    async def offline_css():
+        return Response(OFFLINE_CSS, media_type="text/css")
+
+    @app.get(OFFLINE_JS_PATH, include_in_schema=False)
+    async def offline_js():
+        return Response(OFFLINE_JS, media_type="text/javascript")
+
+    @app.middleware("http")
+    async def link_offline_css(request: Request, call_next):
+        response = await call_next(request)
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        if b"</head>" in body and OFFLINE_CSS_TAG.encode() not in body:
+            body = body.replace(b"</head>", OFFLINE_CSS_TAG.encode() + b"</head>", 1)
+            body = body.replace(b"</body>", OFFLINE_JS_TAG.encode() + b"</body>", 1)
+            body = body.replace(REMOTE_LOGO.encode(), b"/static/logo.png")  # shipped with AutoTrain
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(body, status_code=response.status_code, headers=headers,
+                        media_type=response.media_type)
 
 
 def _no_models(*args, **kwargs):
@@ -89,6 +205,7 @@ def apply_offline_patches(user: str = "local"):
         return None  # no token: nothing downstream may reach the Hub
 
     app.dependency_overrides[ui_routes.user_authentication] = local_authentication
+    add_offline_styles(app)
     return app
 
 

@@ -185,14 +185,26 @@ class UIServer:
         return self.process.wait(timeout=timeout)
 
     def processes(self) -> list:
-        """The child and all its descendants (training jobs included), as psutil objects."""
+        """The child and its live descendants (training jobs included), as psutil objects.
+
+        Finished trainings stay zombies under AutoTrain's server (it never reaps
+        them); they are dead already and left out.
+        """
         import psutil
 
         try:
             root = psutil.Process(self.process.pid)
-            return [root, *root.children(recursive=True)]
+            procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+        live = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    live.append(proc)
+            except psutil.Error:
+                pass
+        return live
 
     def stop(self, grace: float = 10.0) -> int | None:
         """Stop the server and every process it started: SIGTERM, then SIGKILL after `grace` s.
