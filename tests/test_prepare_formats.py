@@ -284,3 +284,12 @@ def test_overwrite_replaces_and_failure_leaves_nothing(tmp_path, monkeypatch, ru
     with pytest.raises(RuntimeError):
         prepare([src], out, opts(overwrite=True))
     assert (out / "dataset.json").exists()
+
+
+def test_cli_name_without_out_writes_data_name(run_cli, tmp_path):
+    src = make_source("pairs-csv", tmp_path)
+    code, out, err = run_cli("prepare", src, "--name", "mine", "--no-mine")
+    assert code == 0, err
+    assert Path("data/mine/dataset.json").exists()  # relative to the test's working folder
+    code, _, err = run_cli("prepare", src, "--no-mine")
+    assert code == 2 and "--out DIR" in err

@@ -29,7 +29,8 @@ Examples:
 """,
 )
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Output folder (data/<name>).")
+@click.option("--out", "-o", type=click.Path(path_type=Path),
+              help="Output folder [default: data/<--name>]; one of --out and --name is required.")
 @click.option("--format", "fmt", type=click.Choice([f.value for f in Format]), default="auto", show_default=True,
               help="Input format; auto detects it from each source's shape.")
 @click.option("--query-col", help="Column holding the query (default: query, question, anchor, ...).")
@@ -74,6 +75,10 @@ def prepare(sources, out, fmt, margin, corpus, **flags) -> None:
     from wrapper.prepare import PrepareOptions
     from wrapper.prepare import prepare as run_prepare
 
+    if out is None:
+        if not flags.get("name"):
+            raise click.UsageError("give the output folder with --out DIR (or --name NAME to write data/NAME)")
+        out = Path("data") / flags["name"]
     options = PrepareOptions.build(format=fmt, margin=_margin(margin), corpus=tuple(str(c) for c in corpus), **flags)
     report = run_prepare(list(sources), out, options)
     click.echo(report.summary())

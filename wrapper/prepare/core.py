@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -142,7 +143,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
             split_manifest["test"] = {"queries": 0}
         written = _flat(files)
         manifest = {
-            "name": options.name or out.name,
+            "name": options.name or dataset_name(out),
             "format_version": M.FORMAT_VERSION,
             "created_at": M.now_iso(),
             "sources": [_source_entry(info) for info in infos],
@@ -161,6 +162,12 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
         }
         jsonio.write_json(tmp / "dataset.json", manifest)
     return PrepareReport(out, manifest)
+
+
+def dataset_name(out: Path) -> str:
+    """The --out folder's name made safe for task names (letters, digits, '-', '_', '.')."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", out.resolve().name).strip("-._")
+    return name[:64] or "dataset"
 
 
 def _flat(files: dict) -> list[str]:

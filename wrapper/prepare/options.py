@@ -99,7 +99,8 @@ class PrepareOptions(BaseModel):
     #: extra files of passages added to the mining pool (jsonl/csv/tsv/parquet/txt)
     corpus: tuple[str, ...] = ()
 
-    name: str | None = None
+    #: dataset name (names evaluation tasks AutoRerank-<name>-<split>); None: the --out folder's name
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     overwrite: bool = False
     encoding: str = "utf-8"
     #: BEIR: prefix each document's title to its text (as BEIR/MTEB do)
