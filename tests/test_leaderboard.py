@@ -265,6 +265,16 @@ def test_delta_colours(delta, verdict, colour):
     assert colour in tables.delta_colour(delta, verdict)
 
 
+def test_filtering_on_kind_still_finds_the_other_kind_base(scenario):
+    df, runs = frame(scenario, reference=False)
+    cross = tables.apply_filters(df, tables.Filters(kinds=["cross-encoder"]))
+    assert tables.compare_table(cross, "MAP", runs).empty  # the bi-encoder base was filtered out...
+    cmp = tables.compare_table(cross, "MAP", runs, bases=df)  # ...so bases come from the unfiltered frame
+    assert set(cmp["Model"]) == {FT_BAD, FT_COLLAPSED}
+    table = tables.leaderboard_table(cross, "MAP", runs, bases=df).set_index("Model")
+    assert table.loc[FT_BAD, "Δ vs base"] == pytest.approx(((55 - 61) + (33 - 30)) / 2)
+
+
 def test_fine_tune_without_run_folder_is_not_gated(scenario):
     import shutil
 

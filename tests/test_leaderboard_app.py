@@ -79,6 +79,23 @@ def test_filters_change_the_table(scenario):
     assert "BAAI/bge-reranker-base" not in table(at).index  # references are Chinese
 
 
+def test_choices_survive_a_page_switch(scenario):
+    at = app()
+    at.radio(key="metric").set_value("MRR@10").run()
+    at.multiselect(key="filter_kinds").set_value(["cross-encoder"]).run()
+    at.switch_page("leaderboard_pages/compare.py").run()
+    assert at.radio(key="metric").value == "MRR@10"
+    assert set(at.dataframe[0].value["Model"]) == {FT_BAD, FT_COLLAPSED}
+    at.switch_page("leaderboard_pages/overview.py").run()
+    assert at.multiselect(key="filter_kinds").value == ["cross-encoder"]
+
+
+def test_rows_link_to_their_drill_down(scenario):
+    df = table(app())
+    assert df.loc[FT_GOOD, "Details"] == "model?model=autorerank%2F20261123-214500-sample-minilm"
+    assert not isinstance(df.loc["BAAI/bge-reranker-base", "Details"], str)  # published rows have no details
+
+
 def test_reference_rows_can_be_hidden(scenario):
     at = app()
     at.toggle(key="show_reference").set_value(False).run()

@@ -159,12 +159,17 @@ def _x100(value: Any) -> float:
 # leaderboard (models x tasks)
 
 
-def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[str, RunInfo] | None = None) -> "pd.DataFrame":
+def leaderboard_table(
+    df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[str, RunInfo] | None = None,
+    bases: "pd.DataFrame | None" = None,
+) -> "pd.DataFrame":
     """One row per model: rank, model, gate, mean, delta vs base, one column per task, type, kind, base.
 
     Rank orders evaluated models by the number of shown tasks they cover, then by
     the mean over those tasks; published reference rows are listed after them,
-    unranked. Scores are x100.
+    unranked. Scores are x100. `bases` is where base-model scores are looked up
+    for "Δ vs base" (default `df`; pass the unfiltered frame so that filtering on
+    e.g. cross-encoders still compares them with their bi-encoder base).
     """
     import pandas as pd
 
@@ -177,7 +182,7 @@ def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapp
     tasks = sorted(scored["task_label"].unique())
     pivot = scored.pivot_table(index="model_label", columns="task_label", values=metric, aggfunc="mean")
     firsts = scored.drop_duplicates("model_label").set_index("model_label")
-    deltas = compare_table(df, metric, runs)
+    deltas = compare_table(df, metric, runs, bases=bases)
     mean_delta = deltas.groupby("Model")["Δ"].mean() if not deltas.empty else pd.Series(dtype=float)
 
     info = firsts.reindex(pivot.index)
@@ -218,14 +223,17 @@ def leaderboard_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapp
 # fine-tune vs base
 
 
-def compare_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[str, RunInfo] | None = None) -> "pd.DataFrame":
+def compare_table(
+    df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[str, RunInfo] | None = None,
+    bases: "pd.DataFrame | None" = None,
+) -> "pd.DataFrame":
     """One row per fine-tune x task that has its base evaluated on the same task/split.
 
     The base is the row of `base_model_name` at `base_model_revision` (any
     revision of it when that one was not evaluated). Columns: Model, Task, Base
     model, Base, Fine-tuned, Δ (x100), Gate, verdict, success. `success` is True
     only when the gate said "improved" (never for regressed/collapsed, whatever
-    the delta on a single task).
+    the delta on a single task). Bases are looked up in `bases` (default `df`).
     """
     import pandas as pd
 
@@ -235,7 +243,8 @@ def compare_table(df: "pd.DataFrame", metric: str = "main_score", runs: Mapping[
     if df.empty:
         return pd.DataFrame(columns=columns)
     ft = df[(df["role"] == "fine-tune") & df["base_model_name"].notna() & df[metric].notna()]
-    bases = df[~df["is_reference"].astype(bool) & df[metric].notna()]
+    pool = df if bases is None or bases.empty else bases
+    bases = pool[~pool["is_reference"].astype(bool) & pool[metric].notna()]
     if ft.empty or bases.empty:
         return pd.DataFrame(columns=columns)
     keys = ["task", "split"]
@@ -310,7 +319,7 @@ def _label_to_verdict(label: str) -> str | None:
 
 def style_leaderboard(table: "pd.DataFrame"):
     """A Styler: coloured gate and delta cells, 2-decimal scores, reference rows greyed."""
-    score_cols = [c for c in table.columns if c not in ("Rank", "Model", "Type", "Kind", "Base model", "Gate", "Tasks")]
+    score_cols = [c for c in table.select_dtypes("number").columns if c != "Δ vs base"]
 
     def row_style(row):
         styles = [""] * len(row)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 import streamlit as st
 
@@ -116,8 +117,18 @@ def _kept(key: str, default: Any, allowed: list | None = None) -> Any:
     return value
 
 
-def sidebar(data: Data, *, with_filters: bool = True) -> tuple[Any, str, tables.Filters]:
-    """Metric switch, reference toggle and the filters. Returns (filtered long frame, metric key, filters)."""
+@dataclass
+class View:
+    """What the sidebar selected: the filtered long frame, the unfiltered one (for base lookups), the metric."""
+
+    df: Any
+    all: Any
+    metric: str
+    filters: tables.Filters
+
+
+def sidebar(data: Data, *, with_filters: bool = True) -> View:
+    """Metric switch, reference toggle and the filters."""
     sb = st.sidebar
     labels = list(loaders.METRICS.values())
     metric_label = sb.radio(
@@ -129,7 +140,7 @@ def sidebar(data: Data, *, with_filters: bool = True) -> tuple[Any, str, tables.
         "Published reference rows", value=_kept("show_reference", True), key="show_reference",
         on_change=_keep, args=("show_reference",), help="C-MTEB MAP x100 published by the model authors",
     )
-    df = tables.combine(data.results, data.reference, include_reference=include_ref)
+    df = everything = tables.combine(data.results, data.reference, include_reference=include_ref)
     filters = tables.Filters()
     if with_filters and not df.empty:
         opts = tables.filter_options(df)
@@ -144,7 +155,7 @@ def sidebar(data: Data, *, with_filters: bool = True) -> tuple[Any, str, tables.
             setattr(filters, attr, chosen)
         df = tables.apply_filters(df, filters)
     sb.caption(f"results: `{data.results_dir}`  \nruns: `{data.runs_dir}`")
-    return df, tables.metric_key(metric_label), filters
+    return View(df, everything, tables.metric_key(metric_label), filters)
 
 
 def _no_results(data: Data) -> None:
@@ -161,7 +172,8 @@ def _no_results(data: Data) -> None:
 def page_leaderboard() -> None:
     st.title(":material/leaderboard: Reranker leaderboard")
     data = load_data()
-    df, metric, _ = sidebar(data)
+    view = sidebar(data)
+    df, metric = view.df, view.metric
     show_problems(data.problems)
     if not data.has_results:
         _no_results(data)
@@ -170,7 +182,7 @@ def page_leaderboard() -> None:
         f"**{label}** x100 per task from the mteb result files · Rank: most tasks covered, then mean · "
         "Δ vs base: mean change against the model it was fine-tuned from · Gate: the run's regression-gate verdict"
     )
-    table = tables.leaderboard_table(df, metric, data.runs)
+    table = tables.leaderboard_table(df, metric, data.runs, bases=view.all)
     if table.empty:
         if data.has_results:
             st.info("No rows match the filters.")
@@ -186,6 +198,10 @@ def page_leaderboard() -> None:
     c4.metric("Regressed or collapsed", int(bad), help="fine-tunes the regression gate rejected: never count them as wins")
 
     shown = table.assign(**{"Base model": table["Base model"].map(lambda name: name.split("/")[-1] if name else "")})
+    shown.insert(2, "Details", [
+        None if kind == tables.ROLE_LABEL["reference"] else f"model?model={quote(str(name), safe='')}"
+        for name, kind in zip(table["Model"], table["Type"])
+    ])
     st.dataframe(
         tables.style_leaderboard(shown),
         hide_index=True,
@@ -193,6 +209,8 @@ def page_leaderboard() -> None:
         column_config={
             "Rank": st.column_config.TextColumn("Rank", width=50),
             "Model": st.column_config.TextColumn("Model", width="large"),
+            "Details": st.column_config.LinkColumn("Details", display_text="open", width=60,
+                                                   help="evaluation details, run config and training curve"),
             "Type": st.column_config.TextColumn("Type", width=80),
             "Kind": st.column_config.TextColumn("Kind", width=100),
             "Base model": st.column_config.TextColumn("Base model", width=130, help="the model it was fine-tuned from"),
@@ -213,18 +231,19 @@ def page_leaderboard() -> None:
     with tab_tasks:
         safe_chart(figures.per_task_bars, df, metric)
     with tab_compare:
-        safe_chart(figures.base_vs_finetuned, tables.compare_table(df, metric, data.runs))
+        safe_chart(figures.base_vs_finetuned, tables.compare_table(df, metric, data.runs, bases=view.all))
 
 
 def page_compare() -> None:
     st.title(":material/compare_arrows: Fine-tuned vs base")
     data = load_data()
-    df, metric, _ = sidebar(data)
+    view = sidebar(data)
+    df, metric = view.df, view.metric
     show_problems(data.problems)
     if not data.has_results:
         _no_results(data)
         return
-    compare = tables.compare_table(df, metric, data.runs)
+    compare = tables.compare_table(df, metric, data.runs, bases=view.all)
     st.caption(
         f"{loaders.METRICS[metric]} x100 of every fine-tune against its base model on the same task and split. "
         "Green = up, red = down; a run the regression gate marked regressed or collapsed is never shown as a success."
@@ -272,7 +291,8 @@ def page_compare() -> None:
 def page_model() -> None:
     st.title(":material/search_insights: Model details")
     data = load_data()
-    df, metric, _ = sidebar(data, with_filters=False)
+    view = sidebar(data, with_filters=False)
+    df, metric = view.df, view.metric
     show_problems(data.problems)
     if not data.has_results:
         _no_results(data)
