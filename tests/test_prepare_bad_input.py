@@ -67,6 +67,7 @@ FATAL = [
     ("gigantic-line", {"data.jsonl": b'{"query": "' + b"x" * 1_100_000 + b'"}\n'}, ["--max-line-bytes", "1000000"],
      ["line 1", "longer than 1,000,000 bytes", "--max-line-bytes"]),
     ("binary-file", {"data.csv": bytes(range(256)) * 4}, [], ["binary", "NUL"]),
+    ("spreadsheet", {"data.xlsx": b"PK\x03\x04\x14\x00\x06\x00"}, [], ["spreadsheet", "export the sheet as CSV"]),
     ("no-such-file", {}, [], ["no such file"]),
     ("all-labels-unreadable", {"data.csv": (HEADER + "".join(f"q{i},p{i},maybe\n" for i in range(5))).encode()},
      [], ["no usable query", "invalid_label: 5", "--label-threshold"]),

@@ -52,8 +52,9 @@ def summary_text(manifest: dict[str, Any], out: Path) -> str:
         f"  rows: {c['rows_read']:,} read = {c['rows_used']:,} used + {c['rows_skipped']:,} skipped"
         + (f" ({skipped})" if skipped else "")
     )
+    unit = "triplets" if manifest["has_negatives"] else "pairs"
     split_text = ", ".join(
-        f"{name} {info['queries']:,} queries" + (f" / {info['triplets']:,} triplets" if "triplets" in info else "")
+        f"{name} {info['queries']:,} queries" + (f" / {info['triplets']:,} {unit}" if "triplets" in info else "")
         for name, info in s.items() if info.get("queries") or name != "test"
     )
     lines.append(f"  splits: {split_text}")

@@ -97,6 +97,9 @@ def detect_kind(path: Path) -> FileKind:
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in (".xlsx", ".xls", ".ods", ".numbers"):
+        raise InputError.at(path, "spreadsheet files are not read directly",
+                            hint="export the sheet as CSV (File > Save as > CSV UTF-8) and pass the .csv")
     if suffixes and suffixes[-1] in EXTENSIONS:
         kind = EXTENSIONS[suffixes[-1]]
         if kind is FileKind.parquet:
