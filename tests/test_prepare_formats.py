@@ -238,6 +238,13 @@ def test_positives_without_mining_write_pairs_and_say_so(tmp_path):
     header = (tmp_path / "out/autotrain/train.csv").read_text().splitlines()[0]
     assert header == "anchor,positive"
     assert "no query has a negative" in report.summary()
+    assert report.manifest["autotrain_columns"] == ["anchor", "positive"]
+    from datasets import load_dataset
+
+    for rel in ("autotrain/train.csv", "autotrain/validation.csv"):
+        assert load_dataset("csv", data_files=str(tmp_path / "out" / rel), split="train").column_names == ["anchor", "positive"]
+    for rel in ("flagembedding/train.jsonl", "eval/validation.jsonl"):
+        assert len(load_dataset("json", data_files=str(tmp_path / "out" / rel), split="train")) > 0
 
 
 def test_several_sources_merge_and_deduplicate(tmp_path):
