@@ -1,0 +1,99 @@
+"""Real cross-encoder backend runs on the bundled all-MiniLM-L6-v2 (fresh one-logit head):
+a BCE run of a few dozen steps with evaluation and best-checkpoint selection, the other
+losses, a 2-process (gloo) run, and a crash reported with its cause. CPU, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_config import write_tiny_dataset
+from wrapper.config import render_config
+from wrapper.errors import RunFailed
+from wrapper.jsonio import read_json, read_jsonl
+from wrapper.train import train_run
+
+pytestmark = pytest.mark.slow
+
+QUERY = "what do we know about the river in report 1"
+POS = "Report 1 explains the river: where the river comes from and why the river matters."
+NEG = "Report 7 explains the castle: where the castle comes from and why it matters."
+
+
+@pytest.fixture
+def dataset(isolated_home) -> Path:
+    return write_tiny_dataset(Path("data") / "tiny")
+
+
+def _runs() -> Path:
+    return Path(os.environ["AUTORERANK_RUNS"])
+
+
+def test_bce_run_learns_keeps_the_best_checkpoint_and_loads(dataset, run_cli):
+    config = render_config(dataset, base_model="bundled", name="tiny-ce", task="cross-encoder:bce",
+                           max_steps=30, batch_size=8, max_seq_length=64, eval_steps=10, logging_steps=5)
+    code, out, err = run_cli("train", config, "--run-id", "ce1", "--no-gate", "--no-progress")
+    assert code == 0, err
+    run_dir = _runs() / "ce1"
+    status = read_json(run_dir / "status.json")
+    assert status["state"] == "succeeded" and status["backend"] == "cross-encoder"
+    assert status["kind"] == "cross-encoder" and status["task"] == "cross-encoder:bce"
+    assert status["model"] == str(run_dir / "model") and status["steps"] == {"done": 30, "total": 30}
+    metrics = read_jsonl(run_dir / "metrics.jsonl")
+    assert [m["step"] for m in metrics if "loss" in m] == [5, 10, 15, 20, 25, 30]
+    evals = [m for m in metrics if "eval_validation_map" in m and "eval_runtime" in m]
+    assert [m["step"] for m in evals] == [10, 20, 30]
+    final = metrics[-1]
+    assert final["best_checkpoint"].endswith(f"checkpoint-{max(evals, key=lambda m: m['eval_validation_map'])['step']}")
+    # the saved model is the best one: its MAP is the best evaluated MAP
+    assert final["eval_validation_map"] == pytest.approx(max(m["eval_validation_map"] for m in evals), abs=1e-6)
+    assert (run_dir / "model" / "README.md").exists()  # model card
+    assert not (run_dir / "checkpoints").exists()
+    summary = json.loads((run_dir / "model" / "autorerank_training.json").read_text())
+    assert summary["loss"] == "bce" and summary["params"]["lr"] == pytest.approx(1e-4)
+
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(status["model"], device="cpu")
+    scores = model.predict([(QUERY, POS), (QUERY, NEG)])
+    assert len(scores) == 2
+    # learned something: the head is no longer a constant, and the topic match wins
+    assert float(scores[0]) > float(scores[1])
+    assert final["eval_validation_map"] > 0.5
+
+
+@pytest.mark.parametrize("loss", ["mnrl", "listwise"])
+def test_other_losses_train_and_save(dataset, loss):
+    config = render_config(dataset, base_model="bundled", name=f"tiny-{loss}", task=f"cross-encoder:{loss}",
+                           max_steps=2, batch_size=4, max_seq_length=48, num_negatives=2)
+    raw = yaml.safe_load(config.read_text())
+    raw["data"]["valid_split"] = None  # no evaluation: just the loss path
+    config.write_text(yaml.safe_dump(raw))
+    result = train_run(config, run_id=f"ce-{loss}", progress=False)
+    assert result.status["state"] == "succeeded" and result.status["steps"]["done"] == 2
+    assert (Path(result.status["model"]) / "model.safetensors").exists()
+
+
+def test_two_cpu_processes_with_torchrun(dataset):
+    config = render_config(dataset, base_model="bundled", name="tiny-ddp", task="cross-encoder:bce",
+                           max_steps=3, batch_size=4, max_seq_length=48, eval_steps=3)
+    result = train_run(config, run_id="ddp", progress=False, num_processes=2)
+    status = result.status
+    assert status["state"] == "succeeded" and status["num_processes"] == 2
+    assert status["argv"][1:7] == ["-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node"]
+    stdout = (result.run_dir / "stdout.log").read_text()
+    assert stdout.count("AUTORERANK_TOTAL_STEPS") == 1  # only rank 0 reports
+    assert (Path(status["model"]) / "model.safetensors").exists()
+
+
+def test_a_crashing_backend_is_failed_with_the_exception_line(dataset):
+    config = render_config(dataset, base_model="bundled", name="tiny-crash", task="cross-encoder:bce", max_steps=2)
+    (dataset / "flagembedding" / "train.jsonl").write_text('{"query": "q", "pos": ["p"], "neg": ["n"]}\nnot json\n')
+    with pytest.raises(RunFailed, match="InputError: .*train.jsonl, line 2: not valid JSON"):
+        train_run(config, run_id="crash", progress=False)
+    status = read_json(_runs() / "crash" / "status.json")
+    assert status["state"] == "failed" and status["exit_code"] == 1 and status["model"] is None
