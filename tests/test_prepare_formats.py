@@ -300,3 +300,29 @@ def test_cli_name_without_out_writes_data_name(run_cli, tmp_path):
     assert Path("data/mine/dataset.json").exists()  # relative to the test's working folder
     code, _, err = run_cli("prepare", src, "--no-mine")
     assert code == 2 and "--out DIR" in err
+
+
+def test_options_are_strict():
+    from wrapper.errors import InputError
+
+    with pytest.raises(InputError, match="--num-negatives"):
+        PrepareOptions.build(num_negatives=0)
+    with pytest.raises(InputError, match="random_negatives .3. cannot exceed num_negatives .2."):
+        PrepareOptions.build(num_negatives=2, random_negatives=3)
+    with pytest.raises(Exception, match="Extra inputs are not permitted"):
+        PrepareOptions(negatives=3)
+    assert PrepareOptions(num_negatives=3).eval_candidates == 6
+
+
+def test_corpus_files_join_the_pool_and_need_a_text_column(tmp_path):
+    from wrapper.errors import InputError
+
+    src = make_source("pairs-csv", tmp_path)
+    corpus = write_csv(tmp_path / "corpus.csv", ["id", "text"], [[f"c{i}", f"extra passage {i}"] for i in range(5)]
+                       + [["dup", pos(0)]])
+    m = prepare([src], tmp_path / "out", opts(corpus=(str(corpus),))).manifest
+    assert m["counts"]["passages"] == 36 + 5  # the duplicate of a known passage is interned once
+    assert m["corpus"][0]["passages"] == 6 and m["corpus"][0]["sha256"]
+    bad = write_csv(tmp_path / "bad.csv", ["id", "body_html"], [["1", "x"]])
+    with pytest.raises(InputError, match="no text column in the corpus file; columns found: 'id', 'body_html'"):
+        prepare([src], tmp_path / "out2", opts(corpus=(str(bad),)))
