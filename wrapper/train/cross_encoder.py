@@ -215,6 +215,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         save_strategy="steps" if evaluator else "no",
         save_steps=eval_every,
         save_total_limit=params.save_total_limit,
+        save_only_model=True,  # checkpoints exist only to keep the best one; no resume state
         load_best_model_at_end=evaluator is not None,
         metric_for_best_model=BEST_METRIC if evaluator else None,
         greater_is_better=True,
