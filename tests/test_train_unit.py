@@ -241,3 +241,41 @@ def test_a_signal_to_the_wrapper_stops_the_whole_child_tree(tmp_path, sig):
     out, _ = wrapper.communicate(timeout=30)
     assert f"OUTCOME True {sig.name}" in out
     assert not _group_alive(child_pid), "a process of the child's group survived"
+
+
+# ------------------------------------------------------------ refused before a run
+
+@pytest.fixture
+def tiny_configs(isolated_home):
+    from test_config import write_tiny_dataset
+    from wrapper.config import render_config
+
+    dataset = write_tiny_dataset(Path("data") / "tiny", n_queries=12)
+    return {
+        "st": render_config(dataset, base_model="bundled", name="u-st"),
+        "hub": render_config(dataset, base_model="bundled", name="u-hub", hub_username="alice"),
+    }
+
+
+def test_num_processes_is_refused_for_autotrain_tasks(tiny_configs):
+    from wrapper.errors import InputError
+    from wrapper.train import train_run
+
+    with pytest.raises(InputError, match="(?s)launches on every visible GPU.*CUDA_VISIBLE_DEVICES"):
+        train_run(tiny_configs["st"], num_processes=2, progress=False)
+    assert not Path(os.environ["AUTORERANK_RUNS"]).exists()  # nothing started, no half run folder
+
+
+def test_push_to_hub_without_a_token_is_refused_up_front(tiny_configs):
+    from wrapper.errors import InputError
+    from wrapper.train import train_run
+
+    with pytest.raises(InputError, match=r"push_to_hub is true but \$HF_TOKEN is not set"):
+        train_run(tiny_configs["hub"], progress=False)
+
+
+def test_cli_train_reports_a_bad_config_as_one_line(tiny_configs, run_cli):
+    Path("broken.yml").write_text("task: st:triplet\nbase_model: x\n", encoding="utf-8")
+    code, out, err = run_cli("train", "broken.yml", "--no-progress")
+    assert code == 2
+    assert "missing required key 'project_name'" in err and "Traceback" not in err

@@ -50,6 +50,13 @@ def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_
     except ImportError:
         click.echo("  gate:    skipped (wrapper.gate is not available)")
         return
+    from wrapper.errors import AutoRerankError
+
     click.echo("  gate:    evaluating the fine-tune against its base model ...", err=True)
-    verdict = check_run(result.run_dir)
+    try:
+        verdict = check_run(result.run_dir)
+    except AutoRerankError as exc:  # the run itself succeeded; say why there is no verdict
+        click.secho(f"  gate:    not run: {exc}\n           (the model is fine to use; skip with --no-gate)",
+                    fg="yellow", err=True)
+        return
     click.echo(f"  gate:    {verdict.sentence()}")

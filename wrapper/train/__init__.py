@@ -75,6 +75,18 @@ def train_run(
     config = load_config(config_path)
     if num_processes < 1:
         raise InputError.at("--num-processes", f"must be at least 1, got {num_processes}")
+    if num_processes > 1 and not config.is_cross_encoder:
+        raise InputError.at(
+            "--num-processes", f"{config.task} runs in AutoTrain, which launches on every visible GPU by itself",
+            hint="leave --num-processes out; limit GPUs with CUDA_VISIBLE_DEVICES",
+        )
+    if config.hub and config.hub.push_to_hub:
+        if not os.environ.get("HF_TOKEN"):
+            raise InputError.at(config_path, "hub.push_to_hub is true but $HF_TOKEN is not set",
+                                hint="export HF_TOKEN=... (a write token), or remove the hub: section")
+        if not settings.hub_reachable():
+            raise InputError.at(config_path, "hub.push_to_hub is true but the Hugging Face Hub is not reachable",
+                                hint="remove the hub: section to train offline")
     runs_root = settings.runs_dir(runs_dir)
     run_id = run_id or make_run_id(config.project_name, runs_root)
     run_dir = (runs_root / run_id).absolute()

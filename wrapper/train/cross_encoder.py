@@ -139,6 +139,13 @@ def emit(prefix: str, payload: Any) -> None:
         print(prefix + text, flush=True)
 
 
+def _from_env(value: str) -> str:
+    """AutoTrain's `${VAR}` convention: read VAR from the environment."""
+    if value.startswith("${") and value.endswith("}"):
+        return os.environ.get(value[2:-1], "")
+    return value
+
+
 def _schedule(total_steps: int, wanted: int, every: int) -> int:
     return every if every > 0 else max(1, math.ceil(total_steps / wanted))
 
@@ -259,6 +266,11 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
             encoding="utf-8",
         )
         emit(METRIC_PREFIX, final)
+        if config.hub and config.hub.push_to_hub:
+            username = _from_env(config.hub.username)
+            repo = trainer.model.push_to_hub(f"{username}/{config.project_name}", token=os.environ.get("HF_TOKEN"),
+                                             private=True, exist_ok=True)
+            emit(METRIC_PREFIX, {"step": trainer.state.global_step, "pushed_to": str(repo)})
         shutil.rmtree(checkpoints, ignore_errors=True)
     return output
 
