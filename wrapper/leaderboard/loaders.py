@@ -122,11 +122,32 @@ def _scan(root: Path, patterns: tuple[str, ...]) -> tuple[tuple[str, int, int], 
 
 
 def results_fingerprint(results_dir: str | os.PathLike) -> tuple[tuple[str, int, int], ...]:
-    """(relative path, mtime_ns, size) of every file `load_results` reads."""
-    root = Path(results_dir)
-    if not root.is_dir():
+    """(relative path, mtime_ns, size) of every file `load_results` reads (results/*/*/*.json)."""
+    base = Path(results_dir) / "results"
+    entries: list[tuple[str, int, int]] = []
+    try:
+        models = [e for e in os.scandir(base) if e.is_dir()]
+    except OSError:
         return ()
-    return _scan(root, ("results/*/*/*.json",))
+    for model in models:
+        try:
+            revisions = [e for e in os.scandir(model.path) if e.is_dir()]
+        except OSError:
+            continue
+        for rev in revisions:
+            try:
+                files = list(os.scandir(rev.path))
+            except OSError:
+                continue
+            for f in files:
+                if not f.name.endswith(".json"):
+                    continue
+                try:
+                    st = f.stat()
+                except OSError:  # removed between listing and stat
+                    continue
+                entries.append((f"results/{model.name}/{rev.name}/{f.name}", st.st_mtime_ns, st.st_size))
+    return tuple(sorted(entries))
 
 
 def runs_fingerprint(runs_dir: str | os.PathLike) -> tuple[tuple[str, int, int], ...]:
