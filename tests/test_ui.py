@@ -168,6 +168,16 @@ def test_bad_port_is_an_input_error(tmp_path):
         ui.start(port=70000, offline=True, autotrain_env=fake_env(tmp_path))
 
 
+def test_mode_needs_a_token_to_go_online(monkeypatch):
+    assert ui.decide_mode(True, {"HF_TOKEN": "hf_x"}) == (True, "--offline")
+    assert ui.decide_mode(None, {}) == (True, "no HF_TOKEN")
+    # conftest sets HF_HUB_OFFLINE=1, so hub_reachable() is False without any network
+    assert ui.decide_mode(None, {"HF_TOKEN": "hf_x"}) == (True, "Hugging Face Hub unreachable")
+    assert ui.decide_mode(False, {"HF_TOKEN": "hf_x"}) == (False, "--online")
+    with pytest.raises(InputError, match=r"HF_TOKEN: not set[\s\S]*--offline"):
+        ui.decide_mode(False, {})
+
+
 def test_default_workdir_is_under_runs(isolated_home):
     assert ui.default_workdir() == isolated_home / "runs" / "ui"
 
@@ -209,8 +219,9 @@ def test_launcher_imports_only_stdlib_and_autotrain():
 
 @pytest.mark.slow
 @needs_autotrain
-def test_unpatched_ui_dies_offline_and_we_say_so(tmp_path):
+def test_unpatched_ui_dies_offline_and_we_say_so(tmp_path, monkeypatch):
     """`autotrain app` as is needs the Hub: it exits (code 0!) - start() must notice."""
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")  # never sent: HF_HUB_OFFLINE=1
     with pytest.raises(RunFailed, match=r"exited \(code \d+\) before it answered[\s\S]*--offline"):
         ui.start(port=free_port(), offline=False, workdir=tmp_path / "wd", ready_timeout=150)
 
@@ -346,7 +357,7 @@ def test_cli_prints_url_and_ctrl_c_stops_everything(tmp_path):
     children: list = []
     try:
         first = lines.get(timeout=170)
-        assert f"http://127.0.0.1:{port}/" in first and "offline" in first
+        assert f"http://127.0.0.1:{port}/" in first and "offline (--offline)" in first
         assert get_json(f"http://127.0.0.1:{port}/ui/is_model_training") == {"model_training": False, "pids": []}
 
         import psutil

@@ -14,8 +14,8 @@ import click
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Where AutoTrain puts the projects it trains (default: <runs>/ui, i.e. runs/ui).")
 @click.option("--offline/--online", "offline", default=None,
-              help="Force the mode. Default: online if huggingface.co answers, else offline "
-                   "(no Hub model lists, a local user, push to Hub off).")
+              help="Force the mode. Default: online if huggingface.co answers and HF_TOKEN is set, "
+                   "else offline (no Hub model lists, a local user, push to Hub off).")
 @click.option("--autotrain-env", type=click.Path(file_okay=False), default=None,
               help="AutoTrain's virtual environment (default: $AUTORERANK_AUTOTRAIN_ENV or .venv-autotrain).")
 @click.option("--timeout", "ready_timeout", default=180.0, show_default=True, type=float,
@@ -46,8 +46,8 @@ def ui(host, port, workdir, offline, autotrain_env, ready_timeout):
     try:
         server = ui_lib.start(host=host, port=port, workdir=workdir, offline=offline,
                               autotrain_env=autotrain_env, ready_timeout=ready_timeout)
-        mode = ("offline: no Hub, local user, push to Hub off" if server.offline
-                else "online: AutoTrain as is, needs HF_TOKEN")
+        mode = (f"offline ({server.why}): no Hub, local user, push to Hub off" if server.offline
+                else f"online ({server.why}): AutoTrain as is")
         click.echo(f"AutoTrain UI ({mode}): {server.url}")
         click.echo(f"  projects: {server.workdir}")
         click.echo(f"  log:      {server.log_path}")

@@ -1,6 +1,7 @@
 """AutoTrain's web UI as a supervised child process: start, wait until it answers, stop.
 
-Two modes, chosen by `offline` (default: `wrapper.settings.hub_reachable()`):
+Two modes, chosen by `offline` (default, `decide_mode`: online when
+`wrapper.settings.hub_reachable()` and `HF_TOKEN` is set, else offline):
 
 - online:  `autotrain app --host H --port P` from the AutoTrain env - AutoTrain as is
            (it needs `HF_TOKEN` in the environment; we pass it through, never log it).
@@ -122,6 +123,29 @@ def child_env(
     return env
 
 
+def decide_mode(offline: bool | None, env: dict[str, str] | None = None) -> tuple[bool, str]:
+    """(offline?, why). Auto: online only when the Hub answers AND `HF_TOKEN` is set -
+    AutoTrain's UI answers every page with 401 without a token, so it would be useless."""
+    env = os.environ if env is None else env
+    has_token = bool(env.get("HF_TOKEN")) or "SPACE_ID" in env
+    if offline is True:
+        return True, "--offline"
+    if offline is False:
+        if not has_token:
+            raise InputError.at(
+                "HF_TOKEN",
+                "not set: AutoTrain's online UI verifies a Hugging Face write token on every page",
+                hint="export HF_TOKEN=hf_... (a write token), or run `autorerank ui --offline` "
+                "to train locally without the Hub",
+            )
+        return False, "--online"
+    if not has_token:
+        return True, "no HF_TOKEN"
+    if not settings.hub_reachable():
+        return True, "Hugging Face Hub unreachable"
+    return False, "Hub reachable, HF_TOKEN set"
+
+
 def check_port_free(host: str, port: int) -> None:
     """InputError if something already listens on host:port (or it cannot be bound)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -172,6 +196,7 @@ class UIServer:
     log_path: Path
     offline: bool
     command: list[str] = field(repr=False, default_factory=list)
+    why: str = ""  # why this mode was chosen, for the summary line
 
     @property
     def pid(self) -> int:
@@ -295,15 +320,15 @@ def start(
 ) -> UIServer:
     """Start AutoTrain's UI and return once it answers HTTP at `server.url`.
 
-    `offline=None` decides by `settings.hub_reachable()`. Raises `InputError` for a
-    busy port or a missing AutoTrain env, `RunFailed` if the UI exits early or does
+    `offline=None` decides by `decide_mode` (online needs the Hub and `HF_TOKEN`).
+    Raises `InputError` for a busy port, a missing AutoTrain env or `--online`
+    without a token, `RunFailed` if the UI exits early or does
     not answer within `ready_timeout` seconds (with the tail of its log).
     """
     if not 0 < int(port) < 65536:
         raise InputError.at(f"--port {port}", "is not a TCP port", hint="use 1-65535, e.g. --port 8080")
     env_dir = Path(settings.autotrain_env_dir(autotrain_env)).absolute()
-    if offline is None:
-        offline = not settings.hub_reachable()
+    offline, why = decide_mode(offline)
     command = build_command(host=host, port=port, offline=offline, autotrain_env=env_dir, user=user)
     check_port_free(host, port)
 
@@ -335,6 +360,7 @@ def start(
         log_path=log_path,
         offline=offline,
         command=command,
+        why=why,
     )
     try:
         wait_until_ready(server, timeout=ready_timeout)
