@@ -103,7 +103,7 @@ def run(quick: bool = False) -> dict:
 def main(argv: list[str] | None = None) -> int:
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     res = run(quick=quick)
-    for n, r in res["sizes"].items():
+    for r in res["sizes"].values():
         print(f"{r['files']} result files, {r['models']} models (median of {res['repeats']}):")
         print(f"  ours cold load + table           {r['ours_cold_load_s']:.3f} s   goal <= {res['goal_s']} s: {'met' if r['meets_goal'] else 'MISSED'}")
         print(f"  baseline mteb.ResultCache        {r['baseline_mteb_ResultCache_s']:.3f} s   -> ours is {r['speedup_vs_ResultCache']:.2f}x faster")

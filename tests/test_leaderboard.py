@@ -7,10 +7,8 @@ Nothing is mocked.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
-from pathlib import Path
 
 import pytest
 

@@ -18,7 +18,7 @@ import streamlit as st
 from wrapper import settings
 from wrapper.leaderboard import figures, loaders, tables
 
-EVAL_HINT = "autorerank eval runs/<run-id>"
+EVAL_HINT = "autorerank eval <run-id>"
 
 
 # ---------------------------------------------------------------------------
