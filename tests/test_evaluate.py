@@ -297,11 +297,13 @@ def test_second_run_is_skipped_unless_overwrite(isolated_home, tiny_dataset):
     first = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
     path = Path(first.rows[0]["result_file"])
     mtime = path.stat().st_mtime_ns
+    meta_mtime = (path.parent / "autorerank.json").stat().st_mtime_ns
     start = time.perf_counter()
     again = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
     elapsed = time.perf_counter() - start
     assert again.rows[0]["skipped"] is True and again.rows[0]["main_score"] == first.rows[0]["main_score"]
     assert path.stat().st_mtime_ns == mtime
+    assert (path.parent / "autorerank.json").stat().st_mtime_ns == meta_mtime  # the leaderboard caches on mtime
     assert elapsed < 5  # no model load, no encoding (the bench measures this precisely)
     assert "(cached)" in again.table()
     redo = evaluate("bundled", datasets=[tiny_dataset], overwrite=True, show_progress=False)
@@ -358,10 +360,13 @@ def test_interrupted_write_leaves_no_partial_file(isolated_home, tiny_dataset, m
 def test_run_id_evaluates_fine_tune_and_base(isolated_home, tiny_dataset, ce_folder, bundled_model_path):
     from wrapper.evaluate import evaluate
 
+    # the base was evaluated on its own before (role "external"): reused, and now marked as a base
+    evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
     write_run(isolated_home, "20261123-000000-tiny-ce", ce_folder, tiny_dataset, str(bundled_model_path))
     report = evaluate("20261123-000000-tiny-ce", show_progress=False)  # the run's own dataset by default
     roles = {r["role"]: r for r in report.rows}
     assert set(roles) == {"fine-tune", "base"}
+    assert roles["base"]["skipped"] and not roles["fine-tune"]["skipped"]
     assert roles["fine-tune"]["model_name"] == "autorerank/20261123-000000-tiny-ce"
     assert roles["base"]["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert roles["base"]["kind"] == BI_ENCODER

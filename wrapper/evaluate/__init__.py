@@ -342,9 +342,12 @@ def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], r
                                     result_file=result_file))
             _results.update_metadata(folder, header, spec.name, _task_entry(
                 spec, split, scores, main_name, ref, loaded, batch_size, wall))
-    if not any(r["model_name"] == ref.name and r["revision"] == ref.revision for r in report.rows):
-        return
-    _results.update_metadata(folder, header)
+    # everything skipped: still record a new role or base pairing, but leave an unchanged file alone
+    # (the leaderboard caches on mtime)
+    current = _results.read_metadata(folder)
+    if current and any(value is not None and current.get(key) != value for key, value in header.items()
+                       if key != "role") or (current and current.get("role") == "external" and ref.role != "external"):
+        _results.update_metadata(folder, header)
 
 
 def _main_score_name(stored, task, spec: TaskSpec) -> str:
