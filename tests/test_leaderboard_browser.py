@@ -26,10 +26,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install -y chromium)"),
-]
+pytestmark = pytest.mark.slow
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install -y chromium)")
 
 
 def free_port() -> int:
@@ -90,6 +88,30 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def test_cli_serves_on_localhost_only(server):
+    """Without a browser: the CLI's server answers on 127.0.0.1 and serves the Streamlit shell."""
+    with urllib.request.urlopen(server, timeout=10) as resp:
+        assert resp.status == 200 and "<title>Streamlit</title>" in resp.read().decode()
+    port = int(server.rsplit(":", 1)[1].strip("/"))
+    outward = outward_ip()
+    if outward:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            assert sock.connect_ex((outward, port)) != 0, f"the leaderboard also listens on {outward}"
+
+
+def outward_ip() -> str | None:
+    """This machine's non-loopback address (the one a UDP socket would use), if any."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.255.255.255", 1))
+            ip = sock.getsockname()[0]
+        except OSError:
+            return None
+    return None if ip.startswith("127.") else ip
+
+
+@needs_chromium
 def test_browser_renders_leaderboard_and_drill_down(server):
     from playwright.sync_api import sync_playwright
 

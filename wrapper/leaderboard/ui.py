@@ -154,6 +154,8 @@ def sidebar(data: Data, *, with_filters: bool = True) -> View:
             )
             setattr(filters, attr, chosen)
         df = tables.apply_filters(df, filters)
+    sb.button("Reload results", icon=":material/refresh:", key="reload", width="stretch",
+              help="re-read changed files (unchanged files come from the cache)")
     sb.caption(f"results: `{data.results_dir}`  \nruns: `{data.runs_dir}`")
     return View(df, everything, tables.metric_key(metric_label), filters)
 
