@@ -116,6 +116,6 @@ def training_curve(frame: "pd.DataFrame") -> "alt.Chart":
             color=alt.Color("series:N", legend=None),
             tooltip=["series", "step", "epoch", alt.Tooltip("value:Q", format=".4g")],
         )
-        .properties(width=300, height=170)
+        .properties(width=230, height=160)
     )
     return line.facet(facet=alt.Facet("series:N", sort=order, title=None), columns=3).resolve_scale(y="independent")
