@@ -121,9 +121,7 @@ def _dataset_from_run(ref: ModelRef) -> Path | None:
     declared = Path(ref.dataset)
     if declared.is_dir() or declared.is_absolute():
         return declared
-    run_root = ref.path
-    while run_root.parent != run_root and not (run_root / "status.json").is_file():
-        run_root = run_root.parent
+    run_root = ref.run_dir or ref.path.parent
     alt = run_root.parent.parent / declared  # <project>/runs/<id> -> <project>/data/<name>
     return alt if alt.is_dir() else declared
 
@@ -244,7 +242,12 @@ def evaluate(
     dataset_dirs = [Path(d) for d in datasets] if datasets else []
     if not dataset_dirs and ref.role == "fine-tune":
         run_dataset = _dataset_from_run(ref)
-        if run_dataset is not None:
+        if run_dataset is not None and not run_dataset.is_dir() and not tasks:
+            status_file = (ref.run_dir or ref.path.parent) / "status.json"
+            raise InputError.at(status_file, f"the run's dataset "
+                                f"{ref.dataset!r} is not there", column="dataset",
+                                hint="pass --dataset data/<name> (the prepared dataset the run was trained on)")
+        if run_dataset is not None and run_dataset.is_dir():
             dataset_dirs = [run_dataset]
     if not tasks and not dataset_dirs:
         raise InputError.at(model, "nothing to evaluate: this model has no run dataset",

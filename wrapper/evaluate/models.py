@@ -48,6 +48,7 @@ class ModelRef:
     base_model: str | None = None  # as written in the run's status.json
     dataset: str | None = None  # the run's prepared dataset folder
     source: str | None = None  # what the user typed
+    run_dir: Path | None = None  # runs/<run-id> for a run
 
 
 @dataclass
@@ -193,7 +194,7 @@ def _run_ref(run_dir: Path, source: str) -> ModelRef:
     return ModelRef(
         name=f"autorerank/{run_id}", revision=weights_hash(folder), kind=kind, path=folder, role="fine-tune",
         run_id=run_id, run_status=status, base_model=status.get("base_model"), dataset=status.get("dataset"),
-        source=source,
+        source=source, run_dir=run_dir,
     )
 
 
