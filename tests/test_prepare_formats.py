@@ -326,3 +326,16 @@ def test_corpus_files_join_the_pool_and_need_a_text_column(tmp_path):
     bad = write_csv(tmp_path / "bad.csv", ["id", "body_html"], [["1", "x"]])
     with pytest.raises(InputError, match="no text column in the corpus file; columns found: 'id', 'body_html'"):
         prepare([src], tmp_path / "out2", opts(corpus=(str(bad),)))
+
+
+def test_ctrl_c_exits_130_and_leaves_no_partial_folder(tmp_path, monkeypatch, run_cli):
+    from wrapper.prepare import writers
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers, "write_jsonl", interrupted)
+    src = make_source("pairs-csv", tmp_path)
+    code, _, err = run_cli("prepare", src, "--out", tmp_path / "out", "--no-mine")
+    assert code == 130 and "interrupted" in err
+    assert not [p for p in tmp_path.iterdir() if "out" in p.name]
