@@ -478,3 +478,48 @@ def test_ctrl_c_during_scoring_saves_nothing_for_that_task(isolated_home, tiny_d
         evaluate(str(ce_folder), datasets=[tiny_dataset], show_progress=False)
     results = isolated_home / "results"
     assert not list(results.rglob("*.json")) if results.exists() else True
+
+
+def write_fake_miracl_repo(root: Path) -> Path:
+    """A tiny `mteb/MIRACLReranking` copy with two language subsets (configs `<lang>-corpus` etc.)."""
+    repo = root / "mteb-data" / "MIRACLReranking"
+    data = {
+        "zh": (["什么是机器学习", "中国的首都是哪里"], ["机器学习是人工智能的一个分支", "今天天气很好", "北京是中国的首都"]),
+        "en": (["what is machine learning", "what is the capital of China"],
+               ["Machine learning is a branch of AI", "The weather is nice today", "Beijing is the capital of China"]),
+    }
+    yaml = "---\nconfigs:\n"
+    repo.mkdir(parents=True)
+    for lang, (queries, docs) in data.items():
+        rows = {
+            "corpus": [{"_id": f"{lang}-c{i}", "title": "", "text": t} for i, t in enumerate(docs)],
+            "queries": [{"_id": f"{lang}-q{i}", "text": t} for i, t in enumerate(queries)],
+            "qrels": [{"query-id": f"{lang}-q0", "corpus-id": f"{lang}-c0", "score": 1},
+                      {"query-id": f"{lang}-q1", "corpus-id": f"{lang}-c2", "score": 1}],
+            "top_ranked": [{"query-id": f"{lang}-q{i}", "corpus-ids": [f"{lang}-c{j}" for j in range(3)]}
+                           for i in range(2)],
+        }
+        for config, items in rows.items():
+            (repo / lang / config).mkdir(parents=True)
+            (repo / lang / config / "dev.jsonl").write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in items), encoding="utf-8")
+            yaml += f"- config_name: {lang}-{config}\n  data_files:\n  - split: dev\n    path: {lang}/{config}/dev.jsonl\n"
+    (repo / "README.md").write_text(yaml + "---\n# MIRACLReranking (tiny test copy)\n", encoding="utf-8")
+    return repo.parent
+
+
+@pytest.mark.slow
+def test_language_subsets_accumulate_in_one_result(isolated_home):
+    from wrapper.evaluate import evaluate
+
+    mteb_data = write_fake_miracl_repo(isolated_home)
+    [zh] = evaluate("bundled", tasks=["MIRACLReranking:zho"], mteb_data=mteb_data, show_progress=False).rows
+    assert (zh["task"], zh["split"], zh["main_score_name"]) == ("MIRACLReranking", "dev", "ndcg_at_10")
+    [en] = evaluate("bundled", tasks=["MIRACLReranking:en"], mteb_data=mteb_data, show_progress=False).rows
+    assert not en["skipped"]
+    stored = json.loads(Path(en["result_file"]).read_text())
+    assert sorted(s["hf_subset"] for s in stored["scores"]["dev"]) == ["en", "zh"]  # zh kept, en added
+    meta = json.loads((Path(en["result_file"]).parent / "autorerank.json").read_text())
+    assert meta["tasks"]["MIRACLReranking"]["subsets"] == ["en"]  # what its scores cover
+    [again] = evaluate("bundled", tasks=["MIRACLReranking:zh"], mteb_data=mteb_data, show_progress=False).rows
+    assert again["skipped"] and again["main_score"] == pytest.approx(zh["main_score"])

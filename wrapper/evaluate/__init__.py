@@ -307,7 +307,7 @@ def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], r
                                             wall=float(meta.get("wall_time_s") or 0.0), result_file=path))
                 if not meta:  # result present but our metadata missing (e.g. written by plain mteb)
                     _results.update_metadata(folder, header, spec.name, _task_entry(
-                        spec, need_splits[0], scores, main_name, ref, None, batch_size, 0.0))
+                        spec, need_splits[0], scores, main_name, ref, None, batch_size, 0.0, need_subsets))
                 continue
 
         key = spec.name + str(spec.dataset)
@@ -329,8 +329,10 @@ def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], r
             loaded = load(ref)
             wrapper = _wrap(loaded, ref)
         result, wall = _run_mteb(wrapper, task, batch_size=batch_size, show_progress=show_progress)
+        # keep other subsets/splits already stored for the same data (e.g. MIRACLReranking:zho, then :jpn)
+        to_save = _results.merge_with_stored(path, result)
         try:
-            result_file = _results.save_task_result(results_dir, wrapper.mteb_model_meta, result,
+            result_file = _results.save_task_result(results_dir, wrapper.mteb_model_meta, to_save,
                                                     encode_kwargs={"batch_size": batch_size})
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted while saving {spec.name}; nothing half-written was left") from None
@@ -344,7 +346,8 @@ def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], r
             report.rows.append(_row(ref, spec, split, scores, main_name, skipped=False, wall=wall,
                                     result_file=result_file))
             _results.update_metadata(folder, header, spec.name, _task_entry(
-                spec, split, scores, main_name, ref, loaded, batch_size, wall))
+                spec, split, scores, main_name, ref, loaded, batch_size, wall,
+                subsets if spec.kind == "builtin" else None))
     # everything skipped: still record a new role or base pairing, but leave an unchanged file alone
     # (the leaderboard caches on mtime)
     current = _results.read_metadata(folder)
@@ -362,10 +365,11 @@ def _main_score_name(stored, task, spec: TaskSpec) -> str:
 
 
 def _task_entry(spec: TaskSpec, split: str, scores: dict, main_name: str, ref: ModelRef, model, batch_size: int,
-                wall: float) -> dict[str, Any]:
+                wall: float, subsets: list[str] | None = None) -> dict[str, Any]:
+    """Our metadata for one task; `scores` cover `subsets` (mteb hf_subsets) when given."""
     import mteb
 
-    return {
+    entry = {
         "dataset": spec.dataset, "dataset_hash": spec.dataset_hash, "data_source": spec.data_source,
         "split": split, "main_score_name": main_name, "main_score": scores.get(main_name),
         "scores": {k: scores[k] for k in _reported(main_name) if k in scores},
@@ -374,6 +378,9 @@ def _task_entry(spec: TaskSpec, split: str, scores: dict, main_name: str, ref: M
         "wall_time_s": round(wall, 3), "pairs": spec.num_pairs, "evaluated_at": _results.now(),
         "kind": ref.kind,
     }
+    if subsets:
+        entry["subsets"] = subsets
+    return entry
 
 
 def _run_mteb(wrapper, task, *, batch_size: int, show_progress: bool):

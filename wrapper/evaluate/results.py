@@ -77,6 +77,18 @@ def split_scores(result, split: str, subsets: list[str] | None = None) -> dict[s
     return {k: float(sum(e[k] for e in entries if k in e) / len(entries)) for k in keys}
 
 
+def merge_with_stored(path: Path, result):
+    """`result` plus the other splits/subsets of the TaskResult stored at `path` for the same data
+    revision; the new scores win where both have them. Anything else: `result` alone."""
+    stored = load_task_result(path)
+    if stored is None or stored.dataset_revision != result.dataset_revision:
+        return result
+    try:
+        return stored.merge(result)
+    except Exception:  # not mergeable (other task name, ...): the new result replaces it
+        return result
+
+
 def save_task_result(results: Path, meta, task_result, *, encode_kwargs: dict | None = None) -> Path:
     """Save one finished TaskResult (+ model_meta.json, run_settings.jsonl) atomically.
 
