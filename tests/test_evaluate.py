@@ -523,3 +523,34 @@ def test_language_subsets_accumulate_in_one_result(isolated_home):
     assert meta["tasks"]["MIRACLReranking"]["subsets"] == ["en"]  # what its scores cover
     [again] = evaluate("bundled", tasks=["MIRACLReranking:zh"], mteb_data=mteb_data, show_progress=False).rows
     assert again["skipped"] and again["main_score"] == pytest.approx(zh["main_score"])
+
+
+def test_checkpoint_inside_a_run_is_named_after_it(isolated_home, ce_folder, tiny_dataset, bundled_model_path):
+    import shutil
+
+    run = write_run(isolated_home, "r1", ce_folder, tiny_dataset, str(bundled_model_path))
+    checkpoint = run / "checkpoint-5"
+    shutil.copytree(ce_folder, checkpoint)
+    ref = resolve_model(str(checkpoint))
+    assert (ref.name, ref.role, ref.run_id) == ("autorerank/r1-checkpoint-5", "fine-tune", "r1")
+    assert ref.base_model == str(bundled_model_path) and ref.dataset == str(tiny_dataset)
+
+
+def test_run_whose_dataset_is_gone_names_status_json(isolated_home, ce_folder, bundled_model_path):
+    from wrapper.evaluate import evaluate
+
+    write_run(isolated_home, "r2", ce_folder, isolated_home / "data" / "gone", str(bundled_model_path))
+    with pytest.raises(InputError, match=r"r2/status.json, column 'dataset': the run's dataset .*gone.* is not there"
+                                         r"(.|\n)*--dataset"):
+        evaluate("r2")
+
+
+def test_stale_staging_folders_are_cleaned_fresh_ones_kept(tmp_path):
+    from wrapper.evaluate.results import STAGING_PREFIX, clean_staging
+
+    old, live = tmp_path / f"{STAGING_PREFIX}old", tmp_path / f"{STAGING_PREFIX}live"
+    old.mkdir()
+    live.mkdir()
+    os.utime(old, (0, 0))
+    clean_staging(tmp_path)
+    assert not old.exists() and live.exists()  # a live evaluation in another process keeps its folder

@@ -260,7 +260,8 @@ def evaluate(
         try:
             base = base_model_ref(ref, runs)
         except InputError as exc:
-            report.warnings.append(f"base model {ref.base_model!r} not evaluated: {exc}")
+            if include_base:
+                report.warnings.append(f"base model {ref.base_model!r} not evaluated: {exc}")
     refs = [ref] + ([base] if include_base and base is not None else [])
 
     if results_dir.exists():

@@ -227,11 +227,14 @@ def resolve_model(model: str, runs: Path | None = None, *, role: str | None = No
         bundled = _is_bundled(folder)
         run_dir = None if bundled else _enclosing_run(folder)
         run_id = None
+        run_extra: dict = {}
         if bundled:
             name = settings.BUNDLED_MODEL_ID
         elif run_dir is not None:
             status = _read_json(run_dir / "status.json")
             run_id = str(status.get("run_id") or run_dir.name)
+            run_extra = {"run_status": status, "base_model": status.get("base_model"),
+                         "dataset": status.get("dataset"), "run_dir": run_dir}
             try:
                 final = _run_model_folder(run_dir, status).resolve()
             except InputError:
@@ -244,7 +247,7 @@ def resolve_model(model: str, runs: Path | None = None, *, role: str | None = No
             name = _local_name(folder)
         return ModelRef(name=name, revision=weights_hash(folder), kind=detect_kind(folder), path=folder,
                         role=role or ("fine-tune" if run_dir is not None else "external"),
-                        run_id=run_id, source=model)
+                        run_id=run_id, source=model, **run_extra)
 
     if model in settings.BUNDLED_MODEL_ALIASES:
         folder = settings.bundled_model_path()

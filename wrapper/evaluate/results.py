@@ -119,10 +119,16 @@ def save_task_result(results: Path, meta, task_result, *, encode_kwargs: dict | 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def clean_staging(results: Path) -> None:
-    """Remove staging folders left by a killed process."""
+def clean_staging(results: Path, older_than_s: float = 3600.0) -> None:
+    """Remove staging folders left by a killed process (an hour old: a live one lasts seconds)."""
+    import time
+
     for leftover in Path(results).glob(f"{STAGING_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        try:
+            if time.time() - leftover.stat().st_mtime > older_than_s:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def read_metadata(folder: Path) -> dict:
