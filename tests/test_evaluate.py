@@ -554,3 +554,11 @@ def test_stale_staging_folders_are_cleaned_fresh_ones_kept(tmp_path):
     os.utime(old, (0, 0))
     clean_staging(tmp_path)
     assert not old.exists() and live.exists()  # a live evaluation in another process keeps its folder
+
+
+@pytest.mark.slow
+def test_cli_reads_mteb_data_from_the_environment(isolated_home, run_cli, monkeypatch):
+    monkeypatch.setenv("AUTORERANK_MTEB_DATA", str(write_fake_mteb_repo(isolated_home)))
+    code, out, err = run_cli("eval", "bundled", "--tasks", "T2Reranking")
+    assert code == 0, err
+    assert "T2Reranking" in out and "dev" in out

@@ -48,6 +48,7 @@ def _list_tasks() -> str:
 @click.option("--no-base", is_flag=True, help="Do not evaluate the run's base model.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--mteb-data", type=click.Path(path_type=Path, file_okay=False), default=None,
+              envvar="AUTORERANK_MTEB_DATA", show_envvar=True,
               help="Folder with local copies of MTEB dataset repos (DIR/T2Reranking/README.md ...), for offline use.")
 @click.option("--t2-crosslingual", type=click.Path(path_type=Path), default=None,
               help="Folder with T2RerankingZh2En.jsonl / T2RerankingEn2Zh.jsonl (query/positive/negative).")
