@@ -258,6 +258,7 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
             page.route("**/*", air_gap)
             page.goto(server.url)
             page.wait_for_selector("#task")
+            page.wait_for_load_state("networkidle")  # the first task's params/models are in
             assert "ST Triplet" in page.locator("#task option").all_inner_texts()
             assert page.locator("#autotrain_user option").all_inner_texts() == ["local"]
             assert page.locator("#hardware").input_value() == "local-ui"
@@ -265,8 +266,12 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
             page.select_option("#task", "st:triplet")
             page.wait_for_selector("#col_map_sentence3")
             page.wait_for_selector("#param_epochs")
-            models = page.locator("#base_model option").all_inner_texts()
-            assert str(bundled_model_path) in models  # offered, although the Hub list is empty
+            page.wait_for_load_state("networkidle")
+            # offered, although the Hub list is empty (the list is fetched after the task changes)
+            page.wait_for_function(
+                "path => [...document.querySelectorAll('#base_model option')].some(o => o.value === path)",
+                arg=str(bundled_model_path), timeout=30_000,
+            )
             assert page.input_value("#col_map_sentence1") == "anchor"
             assert page.input_value("#col_map_sentence3") == "negative"
 
@@ -325,6 +330,7 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
         log = server.log_path.read_text(errors="replace")
         assert "Pushing model to hub" not in log
         assert "train has failed" not in log
+        assert "patched for offline use" in log
         assert "eval_cosine_accuracy" in log
 
         from sentence_transformers import SentenceTransformer
@@ -338,6 +344,48 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
     assert code == 0  # uvicorn shut down on SIGTERM
     assert port_refuses(port)
     assert not alive(procs)
+
+
+@pytest.mark.slow
+@needs_autotrain
+def test_offline_ui_trains_from_a_prepared_dataset_folder(tmp_path, bundled_model_path):
+    """A prepared dataset (Contract 1: data/<name>/autotrain/{train,validation}.csv) is
+    used in place, without upload: the page's "Hugging Face Hub" source takes a local
+    folder. We send exactly the multipart request the page's own script sends."""
+    import requests
+
+    data = tmp_path / "data" / "tiny" / "autotrain"
+    data.mkdir(parents=True)
+    write_triplets(data / "train.csv", n=16)
+    write_triplets(data / "validation.csv", n=6)
+    port = free_port()
+    with ui.start(port=port, offline=True, workdir=tmp_path / "wd", ready_timeout=150) as server:
+        form = {
+            "project_name": "ui-prepared", "task": "st:triplet", "base_model": str(bundled_model_path),
+            "hardware": "local-ui", "autotrain_user": "local",
+            "params": json.dumps({"epochs": "1", "batch_size": "8", "mixed_precision": "none"}),
+            "column_mapping": json.dumps({"sentence1": "anchor", "sentence2": "positive", "sentence3": "negative"}),
+            "hub_dataset": str(data), "train_split": "train", "valid_split": "validation",
+        }
+        response = requests.post(server.url + "ui/create_project", data=form, timeout=60)
+        assert response.status_code == 200, response.text
+        assert response.json()["success"] == "true"
+        busy = requests.post(server.url + "ui/create_project", data=form, timeout=60)
+        assert busy.status_code == 409  # AutoTrain's own one-job-at-a-time guard still works
+
+        out = server.workdir / "ui-prepared"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (out / "model.safetensors").exists():
+            assert server.running(), ui.log_tail(server.log_path)
+            time.sleep(1)
+        assert (out / "model.safetensors").exists(), ui.log_tail(server.log_path)
+        params = json.loads((out / "training_params.json").read_text())
+        assert params["push_to_hub"] is False and params["data_path"] == str(data)
+        assert params["valid_split"] == "validation"
+        log = server.log_path.read_text(errors="replace")
+        assert "num_rows: 16" in log and "num_rows: 6" in log  # both splits, read in place
+        assert "Pushing model to hub" not in log
+    assert port_refuses(port)
 
 
 @pytest.mark.slow

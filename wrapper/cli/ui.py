@@ -29,11 +29,13 @@ def ui(host, port, workdir, offline, autotrain_env, ready_timeout):
       autorerank ui --port 8090 --offline
       autorerank ui --workdir runs/ui-scifact
 
-    Offline, choose the task "ST Triplet", tick "Custom model" and give a local
-    model folder (the bundled all-MiniLM-L6-v2 is listed), upload a CSV with
-    anchor,positive,negative columns (e.g. data/<name>/autotrain/train.csv) and
-    keep Hardware "Local". Ctrl-C stops the UI and any training it started
-    (exit code 0).
+    Offline, choose the task "ST Triplet", pick the bundled all-MiniLM-L6-v2
+    (listed) or tick "Custom" and give a local model folder, keep Hardware
+    "Local", then either upload a CSV with anchor,positive,negative columns, or
+    use a prepared dataset in place: Dataset Source "Hugging Face Hub", the
+    ABSOLUTE path of data/<name>/autotrain, train split "train", valid split
+    "validation". Models land in <workdir>/<project name>/. Ctrl-C stops the UI
+    and any training it started (exit code 0).
     """
     from wrapper.errors import RunFailed
     from wrapper.train import ui as ui_lib

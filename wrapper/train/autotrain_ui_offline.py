@@ -37,7 +37,7 @@ import argparse
 import os
 import sys
 
-#: printed once the patches are applied; tests and the supervisor look for it
+#: printed to the log once the patches are applied (what a reader of autotrain.log sees)
 PATCHED_MARKER = "autorerank: AutoTrain UI patched for offline use"
 
 

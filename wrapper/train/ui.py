@@ -173,10 +173,14 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(kept[-lines:]) or "(empty log)"
 
 
+#: talks to the local server directly, whatever http_proxy/https_proxy say
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def answers(url: str, timeout: float = 2.0) -> bool:
     """True once an HTTP server answers at `url` (any status, 401 included)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout):
+        with _DIRECT.open(url, timeout=timeout):
             return True
     except urllib.error.HTTPError:
         return True
