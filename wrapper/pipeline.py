@@ -22,6 +22,8 @@ from wrapper.errors import RunFailed
 @dataclass
 class DemoOptions:
     raw: Path = settings.PROJECT_ROOT / "data" / "raw" / "sample" / "pairs.csv"
+    #: extra passages for the mining pool (distractors that answer no query)
+    corpus: Path | None = settings.PROJECT_ROOT / "data" / "raw" / "sample" / "corpus.jsonl"
     name: str = "sample"
     data_root: Path = Path("data")
     runs: Path | None = None
@@ -102,10 +104,11 @@ def prepare_dataset(opts: DemoOptions) -> Path:
         same_source = bool(sources) and sources[0].get("sha256") == _sha256(opts.raw)
         if same_source and all(have.get(k) == v for k, v in wanted.items()):
             return out
+    corpus = (str(opts.corpus),) if opts.corpus else ()
     prepare(
         [opts.raw],
         out,
-        PrepareOptions(name=opts.name, overwrite=True, **wanted),
+        PrepareOptions(name=opts.name, overwrite=True, corpus=corpus, progress=True, **wanted),
     )
     return out
 
