@@ -228,6 +228,37 @@ def test_unpatched_ui_dies_offline_and_we_say_so(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @needs_autotrain
+def test_stop_reaches_the_server_autotrain_app_moves_to_its_own_session(tmp_path):
+    """`autotrain app` starts uvicorn with setsid: killing our child's process group
+    alone would leave uvicorn running. stop() must end the whole tree."""
+    import os
+
+    import psutil
+
+    env_dir = AUTOTRAIN_ENV
+    command = ui.build_command(host="127.0.0.1", port=free_port(), offline=False, autotrain_env=env_dir)
+    base = dict(os.environ, HF_TOKEN="hf_not_a_real_token")  # never sent: HF_HUB_OFFLINE=1
+    log_path = tmp_path / "app.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                                env=ui.child_env(offline=False, autotrain_env=env_dir, base=base),
+                                start_new_session=True)
+    server = ui.UIServer(process=proc, url="", host="127.0.0.1", port=0, workdir=tmp_path,
+                         log_path=log_path, offline=False)
+    deadline = time.monotonic() + 20
+    other_session = []
+    while time.monotonic() < deadline and not other_session:
+        other_session = [p for p in server.processes()[1:] if os.getsid(p.pid) != os.getsid(proc.pid)]
+        time.sleep(0.2)
+    assert other_session, "expected autotrain app to start uvicorn in a new session"
+    tree = server.processes()
+    server.stop(grace=10)
+    assert not alive(tree)
+    assert proc.poll() is not None
+
+
+@pytest.mark.slow
+@needs_autotrain
 @needs_chromium
 def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundled_model_path):
     from playwright.sync_api import sync_playwright
