@@ -64,7 +64,12 @@ def ui(host, port, workdir, offline, autotrain_env, ready_timeout):
     except KeyboardInterrupt:
         if server is not None:
             click.echo("stopping AutoTrain UI ...", err=True)
-            server.stop()
+            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)                  # not cut the cleanup short
+            try:
+                server.stop()
+            finally:
+                signal.signal(signal.SIGINT, previous_int)
             click.echo("stopped", err=True)
         else:
             click.echo("stopped before the UI answered", err=True)
