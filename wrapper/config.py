@@ -119,7 +119,7 @@ class CrossEncoderParams(_Strict):
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     gradient_accumulation: int = Field(1, ge=1)
     scheduler: str = "linear"
-    optimizer: str = "adamw_torch"
+    optimizer: Optional[str] = None  # None: the trainer's default (fused AdamW on torch >= 2.8)
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     seed: int = 42

@@ -32,7 +32,7 @@ def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_
     \b
     Examples:
       autorerank train autotrain_configs/sample-minilm.yml
-      autorerank train autotrain_configs/sample-ce.yml --num-processes 2
+      autorerank train autotrain_configs/sample-minilm-ce-bce.yml --num-processes 2
     """
     from wrapper.train import train_run
 

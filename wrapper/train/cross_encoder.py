@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +211,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         learning_rate=params.lr,
         warmup_steps=int(round(params.warmup_ratio * total)),
         lr_scheduler_type=params.scheduler,
-        optim=params.optimizer,
+        **({"optim": params.optimizer} if params.optimizer else {}),
         weight_decay=params.weight_decay,
         max_grad_norm=params.max_grad_norm,
         seed=params.seed,
@@ -251,9 +252,11 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         callbacks=[Emit()],
     )
     trainer.remove_callback(PrinterCallback)  # we print our own machine-readable lines
+    cpu0 = time.process_time()
     trainer.train()
+    train_cpu_s = time.process_time() - cpu0
     if is_main_process():
-        final: dict[str, Any] = {"step": trainer.state.global_step}
+        final: dict[str, Any] = {"step": trainer.state.global_step, "train_cpu_s": round(train_cpu_s, 3)}
         if evaluator is not None:
             scores = evaluator(trainer.model)
             final.update({f"eval_{k}": v for k, v in scores.items()})
