@@ -279,3 +279,15 @@ def test_cli_train_reports_a_bad_config_as_one_line(tiny_configs, run_cli):
     code, out, err = run_cli("train", "broken.yml", "--no-progress")
     assert code == 2
     assert "missing required key 'project_name'" in err and "Traceback" not in err
+
+
+def test_progress_bar_shows_step_total_epoch_loss_and_last_eval_metric(capsys):
+    from wrapper.train.supervise import _Progress
+
+    bar = _Progress(True, None, "st:triplet")
+    bar.update({"step": 4, "loss": 0.5, "epoch": 0.4}, total=10)
+    bar.update({"step": 10, "eval_loss": 1.2, "eval_cosine_accuracy": 0.875, "eval_runtime": 3.0, "epoch": 1.0}, 10)
+    assert (bar.bar.n, bar.bar.total) == (10, 10)
+    assert bar.postfix == {"epoch": "1.00", "loss": "0.5000", "cosine_accuracy": "0.8750"}
+    bar.close()
+    assert "10/10" in capsys.readouterr().err
