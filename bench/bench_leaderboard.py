@@ -3,13 +3,13 @@
     .venv/bin/python -m bench.bench_leaderboard [--quick]
 
 Measured in one run on the same generated folder (`tests/leaderboard_fixtures.build_many`:
-real mteb TaskResult files + model_meta.json + autorerank.json, 4 tasks per model):
+real mteb TaskResult files + model_meta.json + autorerank/metadata.json, 4 tasks per model):
 
 - ours:      `loaders.load_results` + `tables.combine` + `tables.leaderboard_table`
              (no st.cache_data: what the first page view costs)
 - baseline:  `mteb.ResultCache(path).load_results(tasks=[...])`, mteb's own reader of the
              same folder, which gives only TaskResult objects, no table (named tasks keep it
-             off autorerank.json, which it would try to parse as a TaskResult and fail on)
+             off autorerank/metadata.json, which it would try to parse as a TaskResult and fail on)
 - baseline2: `mteb.TaskResult.from_disk` for every task file (mteb's per-file parser)
 - cached:    `loaders.results_fingerprint` alone: what a rerun costs when nothing changed
 

@@ -4,13 +4,15 @@ Result files are real mteb TaskResults: built with `mteb.TaskResult` and written
 with its own `to_disk`, with the score keys mteb 2.26 writes for a reranking task
 (captured from a real `mteb.evaluate` run of the bundled all-MiniLM-L6-v2 on a
 tiny local reranking task). `model_meta.json` has the fields mteb writes for a
-SentenceTransformer / CrossEncoder; `autorerank.json` and the run folders follow
+SentenceTransformer / CrossEncoder; `autorerank/metadata.json` and the run folders follow
 docs/ARCHITECTURE.md Contracts 3 and 4.
 
     python -m tests.leaderboard_fixtures DIR     # writes DIR/results and DIR/runs (demo data)
 """
 
 from __future__ import annotations
+
+from wrapper.settings import RESULTS_METADATA
 
 import datetime as dt
 import hashlib
@@ -105,7 +107,7 @@ T2 = TaskSpec("T2Reranking", "C-MTEB/T2Reranking", split="dev", languages=("cmn-
 def write_model(results: Path, name: str, revision: str, scores: dict[TaskSpec, dict[str, float]], *,
                 kind: str = "bi-encoder", role: str = "base", run_id: str | None = None,
                 base: tuple[str, str] | None = None, autorerank: bool = True, seed: int = 0) -> Path:
-    """Write one model's revision folder: TaskResult files + model_meta.json (+ autorerank.json)."""
+    """Write one model's revision folder: TaskResult files + model_meta.json (+ autorerank/metadata.json)."""
     folder = results / "results" / name.replace("/", "__") / revision
     folder.mkdir(parents=True, exist_ok=True)
     tasks_meta = {}
@@ -130,7 +132,8 @@ def write_model(results: Path, name: str, revision: str, scores: dict[TaskSpec, 
             "base_model_name": base[0] if base else None, "base_model_revision": base[1] if base else None,
             "tasks": tasks_meta,
         }
-        (folder / "autorerank.json").write_text(json.dumps(meta, indent=2))
+        (folder / RESULTS_METADATA).parent.mkdir(exist_ok=True)
+        (folder / RESULTS_METADATA).write_text(json.dumps(meta, indent=2))
     return folder
 
 
@@ -214,7 +217,7 @@ def build_scenario(root: Path) -> Scenario:
         SAMPLE: {"map_at_1000": 0.13, "mrr_at_10": 0.12, "ndcg_at_10": 0.20},
     }, kind="cross-encoder", role="fine-tune", run_id=FT_COLLAPSED.split("/")[1], base=base, seed=4)
     write_run(runs, FT_COLLAPSED.split("/")[1], kind="cross-encoder", verdict="collapsed", base=0.61, fine_tuned=0.13)
-    # an external model evaluated with plain mteb: no autorerank.json at all
+    # an external model evaluated with plain mteb: no autorerank/metadata.json at all
     write_model(results, "BAAI/bge-small-en-v1.5", "5c38ec7c405e", {
         SAMPLE: {"map_at_1000": 0.58, "mrr_at_10": 0.63, "ndcg_at_10": 0.65},
     }, autorerank=False, seed=5)
@@ -233,7 +236,7 @@ def build_many(root: Path, n_files: int = 1000, tasks_per_model: int = 4) -> Pat
     specs = [TaskSpec(f"AutoRerank-bench{i}-validation", f"data/bench{i}") for i in range(tasks_per_model)]
     first = write_model(results, BUNDLED, BUNDLED_REV, {s: {"map_at_1000": 0.6} for s in specs}, role="base")
     templates = {s.name: json.loads((first / f"{s.name}.json").read_text()) for s in specs}
-    ar_template = json.loads((first / "autorerank.json").read_text())
+    ar_template = json.loads((first / RESULTS_METADATA).read_text())
     meta_template = json.loads((first / "model_meta.json").read_text())
     rng = random.Random(0)
     n_models = max(1, n_files // tasks_per_model)
@@ -250,7 +253,8 @@ def build_many(root: Path, n_files: int = 1000, tasks_per_model: int = 4) -> Pat
                 entry[key] = round(min(1.0, entry[key] + rng.uniform(-0.1, 0.1)), 6)
             entry["main_score"] = entry["map_at_1000"]
             (folder / f"{s.name}.json").write_text(json.dumps(data, indent=2))
-        (folder / "autorerank.json").write_text(json.dumps(ar, indent=2))
+        (folder / RESULTS_METADATA).parent.mkdir(exist_ok=True)
+        (folder / RESULTS_METADATA).write_text(json.dumps(ar, indent=2))
         (folder / "model_meta.json").write_text(json.dumps({**meta_template, "name": name, "revision": rev}, indent=4))
     return results
 

@@ -7,6 +7,8 @@ the Hub, which is switched off by conftest (HF_HUB_OFFLINE=1) so "no Hub" is rea
 
 from __future__ import annotations
 
+from wrapper.settings import RESULTS_METADATA
+
 import json
 import os
 from pathlib import Path
@@ -272,13 +274,16 @@ def test_bi_and_cross_encoder_results_load_with_resultcache(isolated_home, tiny_
 
     from wrapper.evaluate.results import load_mteb_results
 
-    everything = load_mteb_results(results)  # all tasks, our autorerank.json left out
+    everything = load_mteb_results(results)  # all tasks
+    # mteb's own reader, untouched, reads the folder: our metadata sits in a subfolder
+    bare = mteb.ResultCache(results).load_results(include_remote=False)
+    assert {(m.model_name, m.model_revision) for m in bare.model_results} == set(by_name)
     assert {(m.model_name, m.model_revision) for m in everything.model_results} == set(by_name)
 
     folder = Path(ce_row["result_file"]).parent
     assert sorted(p.name for p in folder.iterdir()) == [
-        "AutoRerank-tiny-validation.json", "autorerank.json", "model_meta.json", "run_settings.jsonl"]
-    meta = json.loads((folder / "autorerank.json").read_text())
+        "AutoRerank-tiny-validation.json", "autorerank", "model_meta.json", "run_settings.jsonl"]
+    meta = json.loads((folder / RESULTS_METADATA).read_text())
     entry = meta["tasks"]["AutoRerank-tiny-validation"]
     assert (meta["kind"], meta["role"], meta["model_name"]) == (CROSS_ENCODER, "external", "local/minilm-ce")
     assert entry["dataset_hash"] == "sha-tiny" and entry["mteb_version"] == mteb.__version__
@@ -297,13 +302,13 @@ def test_second_run_is_skipped_unless_overwrite(isolated_home, tiny_dataset):
     first = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
     path = Path(first.rows[0]["result_file"])
     mtime = path.stat().st_mtime_ns
-    meta_mtime = (path.parent / "autorerank.json").stat().st_mtime_ns
+    meta_mtime = (path.parent / RESULTS_METADATA).stat().st_mtime_ns
     start = time.perf_counter()
     again = evaluate("bundled", datasets=[tiny_dataset], show_progress=False)
     elapsed = time.perf_counter() - start
     assert again.rows[0]["skipped"] is True and again.rows[0]["main_score"] == first.rows[0]["main_score"]
     assert path.stat().st_mtime_ns == mtime
-    assert (path.parent / "autorerank.json").stat().st_mtime_ns == meta_mtime  # the leaderboard caches on mtime
+    assert (path.parent / RESULTS_METADATA).stat().st_mtime_ns == meta_mtime  # the leaderboard caches on mtime
     assert elapsed < 5  # no model load, no encoding (the bench measures this precisely)
     assert "(cached)" in again.table()
     redo = evaluate("bundled", datasets=[tiny_dataset], overwrite=True, show_progress=False)
@@ -373,11 +378,11 @@ def test_run_id_evaluates_fine_tune_and_base(isolated_home, tiny_dataset, ce_fol
     table = report.table()
     delta = roles["fine-tune"]["main_score"] - roles["base"]["main_score"]
     assert "delta" in table and f"{delta:+.4f}" in table
-    fine_meta = json.loads((Path(roles["fine-tune"]["result_file"]).parent / "autorerank.json").read_text())
+    fine_meta = json.loads((Path(roles["fine-tune"]["result_file"]).parent / RESULTS_METADATA).read_text())
     assert fine_meta["run_id"] == "20261123-000000-tiny-ce" and fine_meta["role"] == "fine-tune"
     assert fine_meta["base_model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert fine_meta["base_model_revision"] == roles["base"]["revision"]
-    base_meta = json.loads((Path(roles["base"]["result_file"]).parent / "autorerank.json").read_text())
+    base_meta = json.loads((Path(roles["base"]["result_file"]).parent / RESULTS_METADATA).read_text())
     assert base_meta["role"] == "base"
 
     no_base = evaluate("20261123-000000-tiny-ce", include_base=False, show_progress=False)
@@ -395,7 +400,7 @@ def test_builtin_task_from_local_copy(isolated_home):
     assert 0 < row["main_score"] <= 1
     stored = json.loads(Path(row["result_file"]).read_text())
     assert stored["task_name"] == "T2Reranking" and set(stored["scores"]) == {"dev"}
-    meta = json.loads((Path(row["result_file"]).parent / "autorerank.json").read_text())
+    meta = json.loads((Path(row["result_file"]).parent / RESULTS_METADATA).read_text())
     assert meta["tasks"]["T2Reranking"]["data_source"] == str(mteb_data / "T2Reranking")
     again = evaluate("bundled", tasks=["T2Reranking"], mteb_data=mteb_data, show_progress=False)
     assert again.rows[0]["skipped"] and again.rows[0]["main_score"] == row["main_score"]
@@ -519,7 +524,7 @@ def test_language_subsets_accumulate_in_one_result(isolated_home):
     assert not en["skipped"]
     stored = json.loads(Path(en["result_file"]).read_text())
     assert sorted(s["hf_subset"] for s in stored["scores"]["dev"]) == ["en", "zh"]  # zh kept, en added
-    meta = json.loads((Path(en["result_file"]).parent / "autorerank.json").read_text())
+    meta = json.loads((Path(en["result_file"]).parent / RESULTS_METADATA).read_text())
     assert meta["tasks"]["MIRACLReranking"]["subsets"] == ["en"]  # what its scores cover
     [again] = evaluate("bundled", tasks=["MIRACLReranking:zh"], mteb_data=mteb_data, show_progress=False).rows
     assert again["skipped"] and again["main_score"] == pytest.approx(zh["main_score"])

@@ -1,11 +1,13 @@
 """Leaderboard library and CLI: loaders, tables, figures, serve checks.
 
 Result folders come from `tests/leaderboard_fixtures.py`: real mteb TaskResult
-files (mteb's own classes and writer) plus autorerank.json and run folders.
+files (mteb's own classes and writer) plus autorerank/metadata.json and run folders.
 Nothing is mocked.
 """
 
 from __future__ import annotations
+
+from wrapper.settings import RESULTS_METADATA
 
 import socket
 import time
@@ -41,7 +43,7 @@ def test_fixture_files_are_real_mteb_results(scenario):
     for path in paths:
         tr = mteb.TaskResult.from_disk(path)
         assert 0 < tr.get_score() <= 1
-    # mteb's own reader sees the same models (tasks= keeps it off our autorerank.json, see report)
+    # mteb's own reader sees the same models (our metadata sits in a subfolder mteb never reads)
     cache = mteb.ResultCache(scenario.results)
     loaded = cache.load_results(tasks=[SAMPLE.name], include_remote=False)
     assert {m.model_name for m in loaded.model_results} == {BUNDLED, FT_GOOD, FT_BAD, FT_COLLAPSED, EXTERNAL}
@@ -71,7 +73,7 @@ def test_rows_are_enriched_from_autorerank_json_and_model_meta(scenario):
     assert good["precision"] == "fp32" and good["batch_size"] == 32
     bad = by[(FT_BAD, SAMPLE.name)]
     assert bad["kind"] == "cross-encoder"
-    # no autorerank.json: kind from mteb's model_meta.json, role external, dataset = task
+    # no autorerank/metadata.json: kind from mteb's model_meta.json, role external, dataset = task
     ext = by[(EXTERNAL, SAMPLE.name)]
     assert (ext["role"], ext["kind"], ext["dataset"], ext["run_id"]) == ("external", "bi-encoder", SAMPLE.name, None)
 
@@ -104,10 +106,10 @@ def test_corrupt_or_partial_result_is_skipped_with_reason(scenario, content, rea
 
 def test_corrupt_autorerank_json_keeps_scores_and_warns(scenario):
     folder = next(scenario.results.glob("results/autorerank__20261123-214500*/*"))
-    (folder / "autorerank.json").write_text("{torn")
+    (folder / RESULTS_METADATA).write_text("{torn")
     res = loaders.load_results(scenario.results)
     assert len(res.rows) == 8
-    assert [p.path.endswith("autorerank.json") for p in res.problems] == [True]
+    assert [p.path.endswith(RESULTS_METADATA) for p in res.problems] == [True]
     row = next(r for r in res.rows if r["model_name"] == FT_GOOD and r["task"] == SAMPLE.name)
     assert row["role"] == "external" and row["kind"] == "bi-encoder"  # from model_meta.json
 
@@ -122,7 +124,7 @@ def test_missing_and_empty_results_folder(isolated_home):
 
 def test_fingerprint_changes_when_a_file_changes(scenario):
     before = loaders.results_fingerprint(scenario.results)
-    assert len(before) == 8 + 5 + 4  # task files + model_meta.json + autorerank.json
+    assert len(before) == 8 + 5 + 4  # task files + model_meta.json + autorerank/metadata.json
     assert loaders.results_fingerprint(scenario.results) == before
     path = next(scenario.results.glob("results/*/*/AutoRerank-sample-validation.json"))
     time.sleep(0.01)

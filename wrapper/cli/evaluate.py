@@ -59,7 +59,7 @@ def eval_command(model, datasets, tasks, splits, results, runs, overwrite, no_ba
 
     Bi-encoders and cross-encoders are detected. A run's base model is evaluated
     too, so every fine-tune has its "before". Results go to RESULTS in mteb's
-    layout plus autorerank.json; finished (model, revision, task) are skipped.
+    layout plus autorerank/metadata.json; finished (model, revision, task) are skipped.
     """
     if list_tasks:
         click.echo(_list_tasks())

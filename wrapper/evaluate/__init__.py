@@ -11,7 +11,7 @@ print(report.table())
 Stages: resolve the model (`models`), build the tasks (`tasks`), skip what
 `results/` already holds, evaluate the rest with `mteb.evaluate` (no mteb
 cache), save each finished task atomically in mteb's layout plus our
-`autorerank.json` (`results`). Library code: never prints, raises
+`autorerank/metadata.json` (`results`). Library code: never prints, raises
 `wrapper.errors.*`.
 """
 

@@ -4,7 +4,8 @@
 results/results/<org__name>/<revision>/<Task>.json      mteb TaskResult
 results/results/<org__name>/<revision>/model_meta.json  mteb ModelMeta
 results/results/<org__name>/<revision>/run_settings.jsonl (mteb)
-results/results/<org__name>/<revision>/autorerank.json  ours
+results/results/<org__name>/<revision>/autorerank/metadata.json  ours (a subfolder:
+                                                        mteb reads every *.json beside its files as a task)
 ```
 
 mteb itself writes its cache files in place (a crash mid-write leaves a torn
@@ -26,7 +27,7 @@ from typing import Any
 
 from wrapper.jsonio import read_json, write_json
 
-METADATA_FILE = "autorerank.json"
+from wrapper.settings import RESULTS_METADATA as METADATA_FILE  # noqa: E402
 STAGING_PREFIX = ".autorerank-staging-"
 
 
@@ -144,7 +145,7 @@ def read_metadata(folder: Path) -> dict:
 
 def update_metadata(folder: Path, header: dict[str, Any], task_name: str | None = None,
                     task_entry: dict[str, Any] | None = None) -> dict:
-    """Merge our metadata for one checkpoint and write `autorerank.json` atomically.
+    """Merge our metadata for one checkpoint and write `autorerank/metadata.json` atomically.
 
     The role only ever upgrades: a checkpoint once evaluated as someone's base
     stays "base" (the leaderboard pairs it with its fine-tunes).
@@ -169,15 +170,13 @@ def now() -> str:
 
 
 def load_mteb_results(results: Path, tasks: list[str] | None = None):
-    """`mteb.ResultCache(results).load_results(...)` over our folder.
+    """`mteb.ResultCache(results).load_results(...)` over our folder (mteb's BenchmarkResults).
 
-    A bare `load_results()` globs every `*.json` of a revision folder as a task
-    result and fails on our `autorerank.json` (KeyError 'mteb_dataset_name', mteb
-    2.26); naming the tasks avoids that. Returns mteb's BenchmarkResults.
+    Our metadata lives in a subfolder, so mteb's own reader works unchanged.
     """
     from mteb import ResultCache
 
     cache = ResultCache(results)
     if tasks is None:
-        tasks = sorted({p.stem for p in cache.get_cache_paths(include_remote=False) if p.name != METADATA_FILE})
+        return cache.load_results(include_remote=False)
     return cache.load_results(tasks=list(tasks), include_remote=False)

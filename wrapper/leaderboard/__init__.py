@@ -1,4 +1,4 @@
-"""The leaderboard over `results/` (mteb cache + autorerank.json) and `runs/`.
+"""The leaderboard over `results/` (mteb cache + autorerank/metadata.json) and `runs/`.
 
 - `loaders`: pure, never-raising readers (bad files become `Problem`s).
 - `tables`:  filters, models x tasks table, fine-tune vs base deltas, colours.

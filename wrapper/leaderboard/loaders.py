@@ -1,4 +1,4 @@
-"""Pure loaders for the leaderboard: `results/` (mteb cache + autorerank.json) and `runs/`.
+"""Pure loaders for the leaderboard: `results/` (mteb cache + autorerank/metadata.json) and `runs/`.
 
 Nothing here imports Streamlit, prints or raises on a bad file: a corrupt or
 partial file becomes a `Problem` (path + reason) that the UI shows as a warning,
@@ -7,7 +7,7 @@ and loading goes on with the other files.
 The mteb TaskResult files are the source of truth for scores. They are parsed
 as plain JSON (the same layout `mteb.TaskResult.to_disk` writes) because that is
 several times faster than `mteb.ResultCache` for a folder of 1,000 files (see
-`bench/bench_leaderboard.py`); `autorerank.json` enriches each row (kind, role,
+`bench/bench_leaderboard.py`); `autorerank/metadata.json` enriches each row (kind, role,
 run, base model, dataset, evaluation details) and `model_meta.json` is a
 fallback for the model kind.
 
@@ -18,6 +18,7 @@ removed file refreshes the page, and an unchanged folder costs one directory sca
 
 from __future__ import annotations
 
+from wrapper.settings import RESULTS_METADATA
 import json
 import math
 import os
@@ -34,7 +35,7 @@ METRICS: dict[str, str] = {
 }
 
 #: files in a revision folder that are not TaskResults
-NON_TASK_FILES = frozenset({"model_meta.json", "autorerank.json"})
+NON_TASK_FILES = frozenset({"model_meta.json"})
 
 #: order tried when a result does not say which metric is its main score
 _MAIN_SCORE_GUESS = ("map_at_1000", "ndcg_at_10", "mrr_at_10", "map_at_10", "ndcg_at_1000")
@@ -68,7 +69,7 @@ class LoadedResults:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    #: (model_name, revision) -> the parsed autorerank.json (or {})
+    #: (model_name, revision) -> the parsed autorerank/metadata.json (or {})
     meta: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     files_read: int = 0
 
@@ -122,7 +123,7 @@ def _scan(root: Path, patterns: tuple[str, ...]) -> tuple[tuple[str, int, int], 
 
 
 def results_fingerprint(results_dir: str | os.PathLike) -> tuple[tuple[str, int, int], ...]:
-    """(relative path, mtime_ns, size) of every file `load_results` reads (results/*/*/*.json)."""
+    """(relative path, mtime_ns, size) of every file `load_results` reads (results/*/*/*.json + our metadata)."""
     base = Path(results_dir) / "results"
     entries: list[tuple[str, int, int]] = []
     try:
@@ -147,6 +148,11 @@ def results_fingerprint(results_dir: str | os.PathLike) -> tuple[tuple[str, int,
                 except OSError:  # removed between listing and stat
                     continue
                 entries.append((f"results/{model.name}/{rev.name}/{f.name}", st.st_mtime_ns, st.st_size))
+            try:  # our metadata, in its subfolder
+                st = os.stat(os.path.join(rev.path, RESULTS_METADATA))
+            except OSError:
+                continue
+            entries.append((f"results/{model.name}/{rev.name}/{RESULTS_METADATA}", st.st_mtime_ns, st.st_size))
     return tuple(sorted(entries))
 
 
@@ -273,7 +279,7 @@ def _load_revision(root: Path, rev_dir: Path, out: LoadedResults) -> None:
     revision = rev_dir.name
 
     ours: dict[str, Any] = {}
-    ar_path = rev_dir / "autorerank.json"
+    ar_path = rev_dir / RESULTS_METADATA
     if ar_path.exists():
         data, problem = _read_json(ar_path)
         out.files_read += 1

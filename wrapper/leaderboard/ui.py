@@ -328,7 +328,7 @@ def page_model() -> None:
     if role != "fine-tune":
         meta = data.results.meta.get((first["model_name"], first["revision"]))
         if meta:
-            with st.expander("autorerank.json"):
+            with st.expander("autorerank/metadata.json"):
                 st.json(meta)
         return
     st.subheader("Training run")
