@@ -339,3 +339,32 @@ def test_ctrl_c_exits_130_and_leaves_no_partial_folder(tmp_path, monkeypatch, ru
     code, _, err = run_cli("prepare", src, "--out", tmp_path / "out", "--no-mine")
     assert code == 130 and ("interrupted" in err or "aborted" in err)
     assert not [p for p in tmp_path.iterdir() if "out" in p.name]
+
+
+def test_val_ratio_one_makes_an_evaluation_only_dataset(tmp_path):
+    """--val-ratio 1.0 holds every query out (the quality bench builds dev candidate lists this way)."""
+    import json
+
+    from wrapper.prepare import PrepareOptions, prepare
+
+    src = tmp_path / "pairs.csv"
+    rows = ["query,passage,label"]
+    for i in range(6):
+        rows += [f"question {i},answer {i} text,1", f"question {i},unrelated {i} text,0"]
+    src.write_text("\n".join(rows) + "\n")
+    report = prepare([src], tmp_path / "out", PrepareOptions(val_ratio=1.0, mine=False, progress=False))
+    m = report.manifest
+    assert m["eval_only"] is True
+    assert m["splits"]["train"]["queries"] == 0 and m["splits"]["validation"]["queries"] == 6
+    lines = (tmp_path / "out" / "eval" / "validation.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["query"] for line in lines) == [f"question {i}" for i in range(6)]
+    assert all(json.loads(line)["negative"] for line in lines)
+
+
+def test_val_ratio_one_cannot_be_combined_with_a_test_split(tmp_path):
+    from pydantic import ValidationError
+
+    from wrapper.prepare import PrepareOptions
+
+    with pytest.raises(ValidationError, match="must leave queries for training"):
+        PrepareOptions(val_ratio=1.0, test_ratio=0.1)

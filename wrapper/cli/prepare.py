@@ -40,7 +40,7 @@ Examples:
 @click.option("--neg-col", help="Column holding the negative(s) (triplets/listwise).")
 @click.option("--split", "split", help="BEIR qrels split to read (qrels/<split>.tsv); default train.")
 @click.option("--label-threshold", type=float, help="Labels >= this are positives [default: 1, or 0.5 for fractions].")
-@click.option("--val-ratio", type=float, default=0.1, show_default=True, help="Share of queries held out for validation.")
+@click.option("--val-ratio", type=float, default=0.1, show_default=True, help="Share of queries held out for validation (1.0: an evaluation-only dataset).")
 @click.option("--test-ratio", type=float, default=0.0, show_default=True, help="Share of queries held out for test.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split and random negatives.")
 @click.option("--mine/--no-mine", default=True, show_default=True, help="Mine hard negatives.")

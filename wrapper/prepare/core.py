@@ -82,7 +82,8 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
         return list(entry.neg) + entry.mined
 
     train = [by_id[q] for q in splits["train"]]
-    has_negatives = any(negatives(e) for e in train)
+    # an evaluation-only dataset (--val-ratio 1.0) has no train queries: look at what is held out
+    has_negatives = any(negatives(e) for e in (train or [by_id[q] for q in splits["validation"]]))
     columns = writers.AUTOTRAIN_COLUMNS if has_negatives else writers.AUTOTRAIN_COLUMNS[:2]
 
     def autotrain_rows(entries: list[QueryEntry], limit: int | None):
@@ -154,6 +155,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
                        "passages": len(passages)},
             "splits": {k: split_manifest[k] for k in ("train", "validation", "test")},
             "has_negatives": has_negatives,
+            "eval_only": not train,
             "autotrain_columns": columns,
             "mining": {"enabled": options.mine, **stats.as_manifest()},
             "files": files,

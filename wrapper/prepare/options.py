@@ -77,7 +77,8 @@ class PrepareOptions(BaseModel):
     #: labels >= threshold are positives; None: 1, or 0.5 when labels are fractions in [0, 1]
     label_threshold: float | None = None
 
-    val_ratio: float = Field(0.1, gt=0.0, lt=1.0)
+    #: 1.0 holds every query out: an evaluation-only dataset (no training rows)
+    val_ratio: float = Field(0.1, gt=0.0, le=1.0)
     test_ratio: float = Field(0.0, ge=0.0, lt=1.0)
     seed: int = 42
 
@@ -114,7 +115,8 @@ class PrepareOptions(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "PrepareOptions":
-        if self.val_ratio + self.test_ratio >= 1.0:
+        eval_only = self.val_ratio == 1.0 and self.test_ratio == 0.0
+        if self.val_ratio + self.test_ratio >= 1.0 and not eval_only:
             raise ValueError(
                 f"val_ratio + test_ratio must leave queries for training (got {self.val_ratio} + {self.test_ratio} >= 1)"
             )

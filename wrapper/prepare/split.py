@@ -23,6 +23,11 @@ def _size(n: int, ratio: float) -> int:
 def split_queries(query_ids: list[str], *, val_ratio: float, test_ratio: float, seed: int) -> dict[str, list[str]]:
     """Return {"train": [...], "validation": [...], "test": [...]} of query ids."""
     n = len(query_ids)
+    if val_ratio >= 1.0:  # evaluation-only dataset: every query is held out
+        if test_ratio > 0:
+            raise InputError("--val-ratio 1.0 holds every query out for validation; it cannot be combined with "
+                             "--test-ratio\n  hint: use --val-ratio 1.0 alone for an evaluation-only dataset")
+        return {"test": [], "validation": sorted(query_ids), "train": []}
     n_test = _size(n, test_ratio)
     n_val = _size(n, val_ratio)
     if n - n_test - n_val < 1:
