@@ -104,6 +104,8 @@ def test_every_preset_renders_a_valid_config(dataset, base_model, task, bundled_
     else:
         assert raw["base_model"] == base_model
     load_config(path)  # round-trips through the strict schema and the file checks
+    warned = "drops its\n# scoring head" in path.read_text()
+    assert warned == ("reranker" in base_model and task.startswith("st:"))
 
 
 def test_bundled_cross_encoder_preset_uses_settings_that_learn(dataset):

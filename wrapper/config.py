@@ -561,6 +561,11 @@ def render_config(
         f"# Train: autorerank train {out}\n"
         "# AutoTrain's own schema; st:* tasks run in AutoTrain, cross-encoder:* in our backend.\n"
     )
+    if not is_cross_encoder(raw["task"]) and "reranker" in base_model:
+        header += (
+            "# Note: st:* trains a bi-encoder: AutoTrain keeps this reranker's encoder and drops its\n"
+            "# scoring head. For a reranker, render with --task cross-encoder:bce.\n"
+        )
     from wrapper.jsonio import atomic_path
 
     with atomic_path(out) as tmp:
