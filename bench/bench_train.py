@@ -5,7 +5,10 @@
 Measured in one run on the same synthetic prepared dataset (bundled all-MiniLM-L6-v2, CPU,
 offline). The two sides of each comparison run side by side (at the same time), so both
 see the same load from everything else on a shared machine; quick = 1 pair of runs,
-full = 3 pairs (medians):
+full = 3 pairs (medians). Every side starts its training process in a new session, as
+the wrapper does: with the kernel's scheduler autogroups (sched_autogroup_enabled=1) a
+new session gets its own CPU share, which otherwise made the wrapper look 10-30% faster
+than the baselines on a loaded machine.
 
 1. AutoTrain st:triplet, same config file:
    - baseline: `autotrain --config cfg.yml` run directly (its env's bin/ first on PATH,
@@ -127,7 +130,7 @@ def _autotrain_direct(config: Path, work: Path) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run([str(venv / "bin" / "autotrain"), "--config", str(config)], cwd=work,
                           env=child_env(venv=venv, offline=True, base=_env()),
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"bare autotrain exited {proc.returncode}")
@@ -146,7 +149,7 @@ def _side_by_side(a, b):
 def _plain(cfg: dict) -> tuple[dict, float]:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", PLAIN_SCRIPT, json.dumps(cfg)], capture_output=True, text=True,
-                          env=_env())
+                          env=_env(), start_new_session=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"plain script failed: {proc.stderr[-2000:]}")
