@@ -7,7 +7,7 @@ Measured in one run, each case in its own subprocess (clean peak RSS from
 
 1. Mining on SciFact (BEIR, `qrels/train.tsv`: 809 queries, corpus 5,183 abstracts;
    quick subset below), bundled all-MiniLM-L6-v2, 4 negatives per
-   query, relative margin 0.05, top sampling, batch 32 (quick: 40 queries, 200 abstracts):
+   query, relative margin 0.05, top sampling, batch 32 (quick: 40 queries, 120 abstracts):
    - ours:     `prepare(folder, out, PrepareOptions(num_negatives=4, eval_negatives=4, margin=0.05))`
                (reads, validates, splits, mines every query, writes every file)
    - baseline: `sentence_transformers.util.mine_hard_negatives(dataset of (query, positive),
@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "out" / "prepare"
 SCIFACT = ROOT.parent / "shared" / "datasets" / "scifact"
-QUICK_QUERIES, QUICK_DOCS = 40, 200
+QUICK_QUERIES, QUICK_DOCS = 40, 120
 
 
 def _peak_rss_mb() -> float:
