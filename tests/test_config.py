@@ -320,3 +320,16 @@ def test_autotrain_parser_accepts_every_rendered_and_checked_in_config(dataset):
         assert got["lr"] == pytest.approx(raw["params"]["lr"]) and got["epochs"] == raw["params"]["epochs"]
     assert result[str(rendered[0])]["sentence3_column"] == "negative"
     assert result[str(rendered[-1])]["push_to_hub"] is True
+
+
+def test_an_evaluation_only_dataset_cannot_be_trained_on(tmp_path):
+    import json as _json
+
+    from wrapper.config import render_config
+    from wrapper.errors import InputError
+
+    ds = tmp_path / "dev"
+    ds.mkdir()
+    (ds / "dataset.json").write_text(_json.dumps({"name": "dev", "eval_only": True, "has_negatives": True}))
+    with pytest.raises(InputError, match="evaluation-only dataset"):
+        render_config(ds, base_model="bundled", name="x", out_dir=tmp_path / "cfg")

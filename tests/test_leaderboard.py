@@ -376,3 +376,16 @@ def test_cli_bad_flags(run_cli, args, match):
 def test_cli_help_lists_flags(run_cli):
     code, out, _ = run_cli("leaderboard", "--help")
     assert code == 0 and "--port" in out and "--results" in out and "127.0.0.1" in out
+
+
+def test_a_running_run_whose_wrapper_is_gone_is_shown_interrupted(tmp_path):
+    import json as _json
+
+    run = tmp_path / "runs" / "killed-run"
+    run.mkdir(parents=True)
+    status = {"run_id": "killed-run", "state": "running", "wrapper_pid": 2**22 + 12345, "kind": "bi-encoder"}
+    (run / "status.json").write_text(_json.dumps(status))
+    loaded = loaders.load_runs(tmp_path / "runs")
+    assert loaded.runs["killed-run"].status["state"] == "interrupted"
+    # display only: the file itself is left for `wrapper.train.reconcile`
+    assert _json.loads((run / "status.json").read_text())["state"] == "running"

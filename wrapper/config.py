@@ -453,6 +453,11 @@ def _read_manifest(dataset_dir: Path) -> dict:
         raise InputError.at(manifest, f"not valid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
     if not isinstance(data, dict):
         raise InputError.at(manifest, "expected a JSON object")
+    if data.get("eval_only"):
+        raise InputError.at(
+            manifest, "this is an evaluation-only dataset (prepared with --val-ratio 1.0): it has no training rows",
+            hint="prepare the training data with a --val-ratio below 1, or use this folder with `autorerank eval --dataset`",
+        )
     return data
 
 
