@@ -107,13 +107,14 @@ def advice_for(verdict: str, kind: str, *, fresh_head: bool, steps: int | None) 
         tips.append("try --task cross-encoder:mnrl, which learns fastest from few steps")
         tips.append("train on a GPU if you have one")
         return "; ".join(tips) + "."
-    tips = [
-        "lower the learning rate or train fewer epochs (the model may be forgetting)",
-        "check the mined negatives for false negatives (raise the margin in `prepare`)",
-        f"add more training queries{step_note}",
-    ]
     if verdict == "no_better":
-        tips.insert(0, "train longer or with a larger learning rate")
+        tips = [f"train longer or with a larger learning rate{step_note}"]
+    else:
+        tips = [f"lower the learning rate or train fewer epochs{step_note}: the model may be forgetting"]
+    tips += [
+        "check the mined negatives for false negatives (raise the margin in `prepare`)",
+        "add more training queries",
+    ]
     return "; ".join(tips) + "."
 
 

@@ -40,7 +40,7 @@ class DemoOptions:
     triplet_batch_size: int = 16
     # our cross-encoder backend (a fresh one-logit head on the bundled encoder)
     cross_encoder_task: str = "cross-encoder:bce"
-    cross_encoder_epochs: int = 6
+    cross_encoder_epochs: int = 2
     cross_encoder_lr: float = 1e-4
     cross_encoder_batch_size: int = 16
     skip_cross_encoder: bool = False
@@ -64,12 +64,12 @@ class DemoResult:
 
     def table(self) -> str:
         """The before/after table the CLI prints."""
-        header = f"{'model':<34} {'kind':<13} {'MAP':>7} {'MRR@10':>7} {'NDCG@10':>8} {'vs base':>8}  verdict"
+        header = f"{'model':<40} {'kind':<13} {'MAP':>7} {'MRR@10':>7} {'NDCG@10':>8} {'vs base':>8}  verdict"
         lines = [header, "-" * len(header)]
         for row in self.rows:
             delta = "" if row.get("delta") is None else f"{row['delta']:+.4f}"
             lines.append(
-                f"{row['label']:<34} {row['kind']:<13} {row['map']:>7.4f} {row['mrr_at_10']:>7.4f} "
+                f"{row['label']:<40} {row['kind']:<13} {row['map']:>7.4f} {row['mrr_at_10']:>7.4f} "
                 f"{row['ndcg_at_10']:>8.4f} {delta:>8}  {row.get('verdict', '')}"
             )
         return "\n".join(lines)
