@@ -219,14 +219,14 @@ def _own_metrics_bi_encoder(records: list[dict]) -> dict:
     return score_lists(records, scorer)
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, only: str | None = None) -> dict:
     from bench.rerank_metrics import bm25, load_eval, random_order
 
     work = OUT / ("quick" if quick else "full")
     data = work / "data"
     results: dict = {"setting": "dev candidates = base bi-encoder top-30 non-positives + all positives; MAP = mteb map_at_1000",
                      "datasets": {}}
-    plans = _plans(work, quick)
+    plans = [p for p in _plans(work, quick) if only is None or p.name == only]
     dev_dirs: dict[str, Path] = {}
     run_ids: dict[str, dict] = {}
     for plan in plans:
@@ -301,4 +301,6 @@ def markdown(results: dict) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    run(quick=parser.parse_args().quick)
+    parser.add_argument("--only", choices=["scifact", "cmrc2018"], help="one dataset (no out-of-domain crosses)")
+    args = parser.parse_args()
+    run(quick=args.quick, only=args.only)
