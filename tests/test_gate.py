@@ -5,7 +5,7 @@ The end-to-end gate on real runs is exercised in tests/test_pipeline.py.
 
 import pytest
 
-from wrapper.gate import COLLAPSE_SPREAD, GateResult, advice_for, decide
+from wrapper.gate import COLLAPSE_SPREAD, MIN_INFORMATIVE_QUERIES, GateResult, advice_for, decide
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,33 @@ from wrapper.gate import COLLAPSE_SPREAD, GateResult, advice_for, decide
 )
 def test_decide(base, fine, spread, verdict):
     assert decide(base, fine, spread) == verdict
+
+
+def test_a_split_that_cannot_tell_the_models_apart_is_inconclusive():
+    # a base at (nearly) 1.0 leaves no room: "no better" would blame the fine-tune
+    assert decide(1.0, 1.0, 0.5) == "inconclusive"
+    assert decide(0.998, 0.999, 0.5) == "inconclusive"
+    # ... but falling below a perfect base is still a real regression
+    assert decide(1.0, 0.90, 0.5) == "regressed"
+    # too few queries with a negative to rank: no verdict on the scores at all
+    few = MIN_INFORMATIVE_QUERIES - 1
+    assert decide(0.6, 0.9, 0.5, informative_queries=few) == "inconclusive"
+    assert decide(0.6, 0.3, 0.5, informative_queries=few) == "inconclusive"
+    assert decide(0.6, 0.9, 0.5, informative_queries=MIN_INFORMATIVE_QUERIES) == "improved"
+    # a collapsed model is collapsed whatever the split
+    assert decide(0.6, 0.9, 0.0, informative_queries=0) == "collapsed"
+
+
+def test_an_inconclusive_verdict_says_why_and_is_not_a_success():
+    result = GateResult(
+        verdict="inconclusive", metric="map_at_1000", base=1.0, fine_tuned=1.0, delta=0.0, spread=0.4,
+        probe_pairs=40, tolerance=0.005, advice=advice_for("inconclusive", "bi-encoder", fresh_head=False, steps=10),
+        details={"inconclusive_because": "the base already scores 1.0000 on the validation split"},
+    )
+    assert not result.ok
+    text = result.sentence()
+    assert text.startswith("INCONCLUSIVE: map_at_1000 1.0000 vs base 1.0000; the base already scores")
+    assert "autorerank eval" in text
 
 
 def test_decide_needs_scores_unless_collapsed():

@@ -123,6 +123,27 @@ def test_false_negative_guard_drops_candidates_close_to_the_positive(model):
     assert c_off.queries["What is the capital of France?"].mined[0] == c_off.passage_ids[near_copy]
 
 
+def test_held_out_queries_get_the_plain_top_hits_without_guard_or_window(model):
+    """Evaluation candidates are the retrieve-then-rerank setting: a guarded list would drop
+    exactly what the miner ranks above the positive, and the base model would score a perfect
+    MAP on it whatever a fine-tune does."""
+    near_copy = "Paris is the capital city of France, and its largest city."
+    paris = "What is the capital of France?"
+    c = build()
+    c.add_to_pool(near_copy)
+    stats = mine(c, {q: 3 for q in TOPICS}, options(num_negatives=3, margin=0.05, range_min=1, random_negatives=1),
+                 model=model, held_out={paris})
+    order, _ = brute_force(model, c, paris)
+    positives = set(c.queries[paris].pos)
+    assert c.queries[paris].mined == [pid for pid in order if pid not in positives][:3]
+    assert c.queries[paris].mined[0] == c.passage_ids[near_copy]
+    # training queries still get the window, the guard and the random mix
+    assert stats.random_negatives == len(TOPICS) - 1
+    for q in TOPICS:
+        if q != paris:
+            assert len(c.queries[q].mined) <= 3
+
+
 def test_labelled_negatives_count_and_are_never_mined_again(model):
     c = build(labelled_negative=True)
     mine(c, {q: 2 for q in TOPICS}, options(num_negatives=2), model=model)

@@ -10,7 +10,11 @@ on the dataset's validation split and records a verdict in the run's
 - ``collapsed``  the fine-tune gives (nearly) the same score to every pair of a
                  fixed probe set, i.e. it ranks no better than chance whatever
                  its MAP says. This is the classic failure of a freshly
-                 initialised cross-encoder head trained for too few steps.
+                 initialised cross-encoder head trained for too few steps;
+- ``inconclusive`` the validation split cannot tell the two apart: fewer than
+                 `MIN_INFORMATIVE_QUERIES` of its queries have a negative to rank
+                 against, or the base already scores within the tolerance of a
+                 perfect 1.0 and the fine-tune did not fall below it.
 
 Only ``improved`` is a success. The verdict comes with advice in plain words.
 """
@@ -31,7 +35,10 @@ COLLAPSE_SPREAD = 0.01
 #: number of validation queries whose (query, passage) pairs form the probe set
 PROBE_QUERIES = 16
 
-VERDICTS = ("improved", "no_better", "regressed", "collapsed")
+#: validation queries with at least one negative needed for a verdict on the scores
+MIN_INFORMATIVE_QUERIES = 5
+
+VERDICTS = ("improved", "no_better", "regressed", "collapsed", "inconclusive")
 
 
 @dataclass
@@ -66,6 +73,11 @@ class GateResult:
             )
         elif self.verdict == "regressed":
             head = f"REGRESSED: {self.metric} {self.fine_tuned:.4f} vs base {self.base:.4f} ({self.delta:+.4f})"
+        elif self.verdict == "inconclusive":
+            why = self.details.get("inconclusive_because", "the validation split cannot tell the models apart")
+            scores = (f"{self.metric} {self.fine_tuned:.4f} vs base {self.base:.4f}; "
+                      if self.fine_tuned is not None and self.base is not None else "")
+            head = f"INCONCLUSIVE: {scores}{why}"
         elif self.verdict == "no_better":
             head = f"NO BETTER: {self.metric} {self.fine_tuned:.4f} vs base {self.base:.4f} ({self.delta:+.4f})"
         else:
@@ -80,10 +92,16 @@ def decide(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     collapse_spread: float = COLLAPSE_SPREAD,
+    informative_queries: int | None = None,
 ) -> str:
-    """The verdict from the two main scores and the probe-set score range (pure)."""
+    """The verdict from the two main scores and the probe-set score range (pure).
+
+    `informative_queries`: validation queries with at least one negative (None: not checked).
+    """
     if spread < collapse_spread:
         return "collapsed"
+    if informative_queries is not None and informative_queries < MIN_INFORMATIVE_QUERIES:
+        return "inconclusive"
     if base is None or fine_tuned is None:
         raise ValueError("both scores are needed for a verdict")
     delta = fine_tuned - base
@@ -91,6 +109,8 @@ def decide(
         return "improved"
     if delta < -tolerance:
         return "regressed"
+    if base >= 1.0 - tolerance:
+        return "inconclusive"  # a saturated split: no room to improve
     return "no_better"
 
 
@@ -98,6 +118,10 @@ def advice_for(verdict: str, kind: str, *, fresh_head: bool, steps: int | None) 
     """What to try next, in plain words, for a verdict that is not a success."""
     if verdict == "improved":
         return "ship it, and keep the base model's scores as the before."
+    if verdict == "inconclusive":
+        return ("give the validation split queries with negatives to rank: re-run `autorerank prepare` with mining "
+                "on (the default) or a larger --val-ratio, or judge on your own dev set with "
+                "`autorerank eval RUN_ID --dataset DEV_DATASET` (a run is compared with its base).")
     step_note = f" (this run trained {steps} steps)" if steps else ""
     if kind == "cross-encoder":
         tips = [f"train more steps{step_note}: a fresh head typically needs hundreds of steps"]
@@ -129,6 +153,13 @@ def probe_pairs(dataset_dir: Path, split: str = "validation", n_queries: int = P
         for passage in list(rec.get("positive", [])) + list(rec.get("negative", [])):
             pairs.append((rec["query"], passage))
     return pairs
+
+
+def split_coverage(dataset_dir: Path, split: str = "validation") -> tuple[int, int]:
+    """(queries, queries with at least one negative) in a prepared eval split."""
+    path = Path(dataset_dir) / "eval" / f"{split}.jsonl"
+    records = list(jsonio.read_jsonl(path))
+    return len(records), sum(1 for r in records if r.get("negative"))
 
 
 def score_pairs(model, kind: str, pairs: list[tuple[str, str]], batch_size: int = 32) -> list[float]:
@@ -186,8 +217,20 @@ def check_run(
     pairs = probe_pairs(Path(dataset), split)
     scores = score_pairs(loaded.model, loaded.kind, pairs)
     spread = (max(scores) - min(scores)) if scores else 0.0
+    queries, informative = split_coverage(Path(dataset), split)
 
-    verdict = decide(base["main_score"], fine["main_score"], spread, tolerance=tolerance)
+    verdict = decide(base["main_score"], fine["main_score"], spread, tolerance=tolerance,
+                     informative_queries=informative)
+    details = {"score_std": statistics.pstdev(scores) if len(scores) > 1 else 0.0, "kind": loaded.kind,
+               "validation_queries": queries, "informative_queries": informative}
+    if verdict == "inconclusive":
+        if informative < MIN_INFORMATIVE_QUERIES:
+            details["inconclusive_because"] = (
+                f"only {informative} of the {queries} {split} queries have a negative to rank against "
+                f"(at least {MIN_INFORMATIVE_QUERIES} needed)")
+        else:
+            details["inconclusive_because"] = (
+                f"the base already scores {base['main_score']:.4f} on the {split} split, so it leaves no room to improve")
     fresh_head = loaded.kind == "cross-encoder" and base.get("kind") == "bi-encoder"
     steps = (status.get("steps") or {}).get("done")
     result = GateResult(
@@ -202,7 +245,7 @@ def check_run(
         advice=advice_for(verdict, loaded.kind, fresh_head=fresh_head, steps=steps),
         base_model=status.get("base_model"),
         task=fine.get("task"),
-        details={"score_std": statistics.pstdev(scores) if len(scores) > 1 else 0.0, "kind": loaded.kind},
+        details=details,
     )
     if write:
         status = jsonio.read_json(status_path)  # re-read: never clobber a concurrent update

@@ -24,6 +24,7 @@ GATE_COLOURS = {
     VERDICTS["no_better"][0]: AMBER,
     VERDICTS["regressed"][0]: RED,
     VERDICTS["collapsed"][0]: "#82071e",
+    VERDICTS["inconclusive"][0]: GREY,
     NOT_GATED: GREY,
 }
 

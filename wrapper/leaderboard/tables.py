@@ -22,6 +22,7 @@ VERDICTS: dict[str, tuple[str, bool]] = {
     "no_better": ("= no better", False),
     "regressed": ("▼ regressed", False),
     "collapsed": ("✖ collapsed", False),
+    "inconclusive": ("? inconclusive", False),
 }
 NOT_GATED = "· not gated"
 BAD_VERDICTS = frozenset({"regressed", "collapsed"})

@@ -72,9 +72,9 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
     stats = MiningStats(pool_size=len(collector.passages))
     if options.mine:
         targets = {by_id[q].text: options.num_negatives for q in splits["train"]}
-        for name in ("validation", "test"):
-            targets.update({by_id[q].text: options.eval_candidates for q in splits[name]})
-        stats = mine(collector, targets, options)
+        held_out = {by_id[q].text for name in ("validation", "test") for q in splits[name]}
+        targets.update({text: options.eval_candidates for text in held_out})
+        stats = mine(collector, targets, options, held_out=held_out)
 
     passages = collector.passages
 

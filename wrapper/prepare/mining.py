@@ -9,6 +9,13 @@ are not the query's positives or labelled negatives, with
   (`pos` = the query's weakest positive's score) is dropped and counted;
 - an optional mix of random negatives drawn from the pool.
 
+Held-out (validation/test) queries are different: their candidates are the
+miner's plain top hits with no rank window and no guard - the retrieve-then-
+rerank setting the evaluation and the regression gate measure. A guarded list
+would be biased towards the miner: the guard drops exactly the passages the
+miner ranks above a positive, so the base model (usually the miner) would score
+a perfect MAP on it and no fine-tune could ever look better.
+
 Memory: each unique text is encoded once; the corpus is encoded and scored in
 chunks of `chunk_size` passages against blocks of queries, and only a running
 top-k per query is kept, so a million-passage corpus never needs a
@@ -88,8 +95,18 @@ def load_miner(name: str, device: str | None = None):
         ) from None
 
 
-def mine(collector: Collector, targets: dict[str, int], options: PrepareOptions, model: Any = None) -> MiningStats:
-    """Top up each query's negatives to `targets[query_text]` with mined ones (sets `entry.mined`)."""
+def mine(
+    collector: Collector,
+    targets: dict[str, int],
+    options: PrepareOptions,
+    model: Any = None,
+    held_out: frozenset[str] | set[str] = frozenset(),
+) -> MiningStats:
+    """Top up each query's negatives to `targets[query_text]` with mined ones (sets `entry.mined`).
+
+    Queries whose text is in `held_out` get the miner's plain top hits (no rank
+    window, no false-negative guard, no random mix): evaluation candidates.
+    """
     stats = MiningStats(pool_size=len(collector.passages))
     started = time.perf_counter()
     needing: list[tuple[QueryEntry, int]] = []
@@ -105,7 +122,8 @@ def mine(collector: Collector, targets: dict[str, int], options: PrepareOptions,
         model = load_miner(options.miner, options.device)
     stats.miner = options.miner
 
-    need_random = [min(options.random_negatives, need) for _, need in needing]
+    plain = [entry.text in held_out for entry, _ in needing]
+    need_random = [0 if p else min(options.random_negatives, need) for (_, need), p in zip(needing, plain)]
     need_hard = [need - r for (_, need), r in zip(needing, need_random)]
     chosen: list[list[int]] = [[] for _ in needing]
     excluded: list[set[int]] = []
@@ -129,13 +147,14 @@ def mine(collector: Collector, targets: dict[str, int], options: PrepareOptions,
                 continue
             rank = 0
             threshold = None
-            if guarded and pos_min[qi] != float("inf"):
+            skip_top = 0 if plain[qi] else options.range_min
+            if guarded and not plain[qi] and pos_min[qi] != float("inf"):
                 threshold = pos_min[qi] - abs(pos_min[qi]) * options.margin
             for score, pid in zip(top_scores[qi], top_ids[qi]):
                 if pid < 0 or pid in excluded[qi]:
                     continue
                 rank += 1
-                if rank <= options.range_min:
+                if rank <= skip_top:
                     continue
                 if threshold is not None and score > threshold:
                     stats.removed_by_false_negative_guard += 1
