@@ -50,18 +50,55 @@ def fmt(value) -> str:
     return str(value)
 
 
+def headline_rows(name: str, result: dict) -> list[dict]:
+    """A benchmark's summary rows: its module's `headline(result)`, or every ratio it returned."""
+    module = importlib.import_module(BENCHMARKS[name][0])
+    if hasattr(module, "headline"):
+        return module.headline(result)
+    flat: list[tuple[str, object]] = []
+    flatten("", result, flat)
+    return [{"figure": key, "ours": "", "baseline": "", "ratio": value, "goal": "", "met": None}
+            for key, value in flat if "ratio" in key.lower() and isinstance(value, (int, float))]
+
+
+def render(summary: dict) -> list[str]:
+    """One markdown table: every headline figure against its named baseline measured in the same run."""
+    lines = [
+        f"# autorerank benchmarks ({'quick' if summary['quick'] else 'full'} run, {summary['started_at']})",
+        "",
+        f"Machine: {summary['machine']['cpus']} CPUs, Python {summary['machine']['python']}. "
+        "Every baseline is measured in the same run; ratio = ours / baseline. "
+        "All figures: `bench/out/summary.json`.",
+        "",
+        "| benchmark | figure | ours | baseline (same run) | ratio | goal | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in summary["benchmarks"].items():
+        if not entry["ok"]:
+            lines.append(f"| {name} | **failed** ({entry['seconds']} s) | {entry['error']} | | | | |")
+            continue
+        for row in headline_rows(name, entry["result"]):
+            met = {True: "yes", False: "**no**", None: ""}[row["met"]]
+            lines.append(f"| {name} | {row['figure']} | {row['ours']} | {row['baseline']} | {fmt(row['ratio'])}x "
+                         f"| {row['goal']} | {met} |")
+        lines.append(f"| {name} | benchmark wall time | {entry['seconds']} s | | | | |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes, for CI)")
     parser.add_argument("--only", default="", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--out", type=Path, default=OUT, help="where summary.md and summary.json go (default: bench/out)")
     args = parser.parse_args(argv)
+    out = args.out
 
     selected = [s for s in args.only.split(",") if s] or list(BENCHMARKS)
     unknown = [s for s in selected if s not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
 
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     summary = {
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -81,31 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(name)
             summary["benchmarks"][name] = {"ok": False, "seconds": round(time.perf_counter() - t0, 1), "error": f"{type(exc).__name__}: {exc}"}
-        (OUT / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
-    lines = [
-        f"# autorerank benchmarks ({'quick' if args.quick else 'full'} run, {summary['started_at']})",
-        "",
-        f"Machine: {summary['machine']['cpus']} CPUs, Python {summary['machine']['python']}.",
-        "Ratios compare against a baseline measured in the same run.",
-        "",
-        "| benchmark | figure | value |",
-        "|---|---|---|",
-    ]
-    for name, entry in summary["benchmarks"].items():
-        if not entry["ok"]:
-            lines.append(f"| {name} | **failed** | {entry['error']} |")
-            continue
-        flat: list[tuple[str, object]] = []
-        flatten("", entry["result"], flat)
-        for key, value in flat:
-            if isinstance(value, (int, float, str, bool)) or value is None:
-                bold = "**" if "ratio" in key.lower() else ""
-                lines.append(f"| {name} | {bold}{key}{bold} | {bold}{fmt(value)}{bold} |")
-        lines.append(f"| {name} | wall time (s) | {entry['seconds']} |")
-    (OUT / "summary.md").write_text("\n".join(lines) + "\n")
+    lines = render(summary)
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n" + "\n".join(lines))
-    print(f"\nwritten: {OUT / 'summary.md'} and {OUT / 'summary.json'}")
+    print(f"\nwritten: {out / 'summary.md'} and {out / 'summary.json'}")
     return 1 if failed else 0
 
 

@@ -218,3 +218,19 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def headline(result: dict) -> list[dict]:
+    """The figures for the one-table summary (see bench/__main__.py)."""
+    r = result
+    return [
+        {"figure": f"`autorerank eval` cross-encoder scoring ({r['pairs']} pairs)", "ours": f"{r['eval_pairs_per_s']} pairs/s",
+         "baseline": f"warm `CrossEncoder.predict`: {r['direct_predict_pairs_per_s']} pairs/s",
+         "ratio": r["ratio_eval_vs_direct_predict"], "goal": ">= 0.95", "met": r["ratio_eval_vs_direct_predict"] >= 0.95},
+        {"figure": "`autorerank eval` end to end, incl. model load", "ours": f"{r['eval_end_to_end_pairs_per_s']} pairs/s",
+         "baseline": f"load + `predict` script: {r['direct_load_and_predict_pairs_per_s']} pairs/s",
+         "ratio": r["ratio_eval_end_to_end_vs_direct_load_and_predict"], "goal": "", "met": None},
+        {"figure": "re-evaluating a finished checkpoint (cached)", "ours": f"{r['reeval_cached_s']} s",
+         "baseline": "the first evaluation", "ratio": r["ratio_reeval_vs_first_eval"], "goal": "<= 1 s",
+         "met": r["reeval_cached_s"] <= 1.0},
+    ]

@@ -283,3 +283,25 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def headline(result: dict) -> list[dict]:
+    """The figures for the one-table summary (see bench/__main__.py)."""
+    rows = []
+    m, s = result.get("mining"), result.get("streaming")
+    if m:
+        rows.append({"figure": f"prepare + mining wall time ({m['data']})", "ours": f"{m['ours_s']} s",
+                     "baseline": f"ST `mine_hard_negatives`: {m['baseline_st_mine_hard_negatives_s']} s",
+                     "ratio": m["time_ratio_ours_over_baseline"], "goal": "<= 1.0",
+                     "met": m["time_ratio_ours_over_baseline"] <= 1.0})
+        rows.append({"figure": "prepare + mining peak RSS", "ours": f"{m['ours_peak_rss_mb']} MB",
+                     "baseline": f"ST `mine_hard_negatives`: {m['baseline_peak_rss_mb']} MB",
+                     "ratio": m["rss_ratio_ours_over_baseline"], "goal": "", "met": None})
+    if s:
+        rows.append({"figure": f"prepare {s['rows']:,} labelled pairs, no mining", "ours":
+                     f"{s['ours_rows_per_s']:,} rows/s, {s['ours_peak_rss_mb']} MB peak",
+                     "baseline": f"`pandas.read_csv` alone: {s['baseline_pandas_read_csv_s']} s, "
+                                 f"{s['baseline_pandas_peak_rss_mb']} MB",
+                     "ratio": s["time_ratio_ours_over_pandas_read"], "goal": "peak < 2 GB",
+                     "met": s["ours_peak_rss_mb"] < s["goal_peak_rss_mb"]})
+    return rows

@@ -272,3 +272,19 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def headline(result: dict) -> list[dict]:
+    """The figures for the one-table summary (see bench/__main__.py)."""
+    rows = []
+    if "autotrain" in result:
+        a = result["autotrain"]
+        rows.append({"figure": "`autorerank train` wall time (AutoTrain st:triplet)", "ours": f"{a['wrapper_s']} s",
+                     "baseline": f"bare `autotrain --config`: {a['bare_s']} s", "ratio": a["time_ratio"],
+                     "goal": "<= 1.03", "met": a["time_ratio"] <= 1.03})
+    if "cross_encoder" in result:
+        c = result["cross_encoder"]
+        rows.append({"figure": "cross-encoder backend training throughput", "ours": f"{c['backend_pairs_per_s']} pairs/s",
+                     "baseline": f"plain ST CrossEncoderTrainer script: {c['plain_pairs_per_s']} pairs/s",
+                     "ratio": c["throughput_ratio"], "goal": ">= 0.97", "met": c["throughput_ratio"] >= 0.97})
+    return rows

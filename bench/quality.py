@@ -304,3 +304,26 @@ if __name__ == "__main__":
     parser.add_argument("--only", choices=["scifact", "cmrc2018"], help="one dataset (no out-of-domain crosses)")
     args = parser.parse_args()
     run(quick=args.quick, only=args.only)
+
+
+def headline(result: dict) -> list[dict]:
+    """The figures for the one-table summary (see bench/__main__.py): MAP against the base bi-encoder."""
+    rows = []
+    for name, entry in result["datasets"].items():
+        models = entry["models"]
+        base = models["base bi-encoder"]["map"]
+        for label, m in models.items():
+            if not label.startswith("fine-tuned"):
+                continue
+            gate = m.get("gate", {}).get("verdict", "")
+            rows.append({"figure": f"{name} dev MAP, {label.removeprefix('fine-tuned ')} "
+                                   f"({m.get('steps')} steps, {m.get('train_wall_s')} s; gate: {gate})",
+                         "ours": f"{m['map']:.3f}", "baseline": f"base bi-encoder: {base:.3f} (BM25 {models['bm25']['map']:.3f})",
+                         "ratio": round(m["map"] / base, 3), "goal": "> 1 (AutoTrain)" if "autotrain" in label else "",
+                         "met": (m["map"] > base) if "autotrain" in label else None})
+    for key, row in result.get("out_of_domain_map", {}).items():
+        for label in ("autotrain-bi-encoder", "cross-encoder"):
+            rows.append({"figure": f"out of domain: {key}, {label} MAP", "ours": f"{row[label]:.3f}",
+                         "baseline": f"base bi-encoder: {row['base bi-encoder']:.3f}",
+                         "ratio": round(row[label] / row["base bi-encoder"], 3), "goal": "", "met": None})
+    return rows
