@@ -298,10 +298,10 @@ def headline(result: dict) -> list[dict]:
                      "baseline": f"ST `mine_hard_negatives`: {m['baseline_peak_rss_mb']} MB",
                      "ratio": m["rss_ratio_ours_over_baseline"], "goal": "", "met": None})
     if s:
-        rows.append({"figure": f"prepare {s['rows']:,} labelled pairs, no mining", "ours":
+        rows.append({"figure": f"prepare {s['rows']:,} labelled pairs, no mining (ratio: peak RSS)", "ours":
                      f"{s['ours_rows_per_s']:,} rows/s, {s['ours_peak_rss_mb']} MB peak",
                      "baseline": f"`pandas.read_csv` alone: {s['baseline_pandas_read_csv_s']} s, "
                                  f"{s['baseline_pandas_peak_rss_mb']} MB",
-                     "ratio": s["time_ratio_ours_over_pandas_read"], "goal": "peak < 2 GB",
+                     "ratio": s["rss_ratio_ours_over_pandas_read"], "goal": "peak RSS < 2 GB",
                      "met": s["ours_peak_rss_mb"] < s["goal_peak_rss_mb"]})
     return rows
