@@ -34,7 +34,10 @@ def test_demo_runs_the_whole_loop_then_reuses_it(isolated_home, sample_data):
         assert status["state"] == "succeeded"
         gate = status["gate"]
         # the recorded verdict is the one the decision rule gives for the recorded numbers
-        assert gate["verdict"] == decide(gate["base"], gate["fine_tuned"], gate["spread"], tolerance=gate["tolerance"])
+        assert gate["verdict"] == decide(gate["base"], gate["fine_tuned"], gate["spread"], tolerance=gate["tolerance"],
+                                         informative_queries=gate["details"]["informative_queries"])
+        # held-out candidates are mined without the false-negative guard: every query can judge
+        assert gate["details"]["informative_queries"] == gate["details"]["validation_queries"] > 0
         assert gate["fine_tuned"] == pytest.approx(gate["base"] + gate["delta"])
         if gate["verdict"] != "improved":
             assert gate["advice"]
@@ -54,4 +57,6 @@ def test_demo_runs_the_whole_loop_then_reuses_it(isolated_home, sample_data):
     actions = {step.name: step.action for step in second.steps}
     assert actions["prepare"] == "reused"
     assert actions["train triplet"] == "reused" and actions["train cross-encoder"] == "reused"
+    assert actions["evaluate + gate triplet"] == actions["evaluate + gate cross-encoder"] == "reused"
+    assert second.gates == first.gates
     assert [r["map"] for r in second.rows] == [r["map"] for r in first.rows]

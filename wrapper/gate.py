@@ -38,6 +38,9 @@ PROBE_QUERIES = 16
 #: validation queries with at least one negative needed for a verdict on the scores
 MIN_INFORMATIVE_QUERIES = 5
 
+#: bump when the rule or its inputs change: a stored verdict of another version is recomputed
+GATE_VERSION = 2
+
 VERDICTS = ("improved", "no_better", "regressed", "collapsed", "inconclusive")
 
 
@@ -55,6 +58,7 @@ class GateResult:
     base_model: str | None = None
     task: str | None = None
     details: dict = field(default_factory=dict)
+    version: int = GATE_VERSION
 
     @property
     def ok(self) -> bool:

@@ -143,7 +143,7 @@ def train_or_reuse(config_path: Path, run_id: str, runs: Path, fresh: bool) -> P
 
 def run_demo(opts: DemoOptions | None = None) -> DemoResult:
     from wrapper.config import render_config
-    from wrapper.gate import check_run
+    from wrapper.gate import GATE_VERSION, check_run
 
     opts = opts or DemoOptions()
     runs = settings.runs_dir(opts.runs)
@@ -156,6 +156,8 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
         after = (out.dataset / "dataset.json").stat().st_mtime
         t.action = "reused" if before == after else "done"
         t.detail = str(out.dataset)
+    # freshly prepared data (first run, or the sample or options changed): earlier runs are stale
+    retrain = opts.fresh or out.steps[-1].action == "done"
 
     plans = [("triplet", "st:triplet", opts.triplet_epochs, opts.triplet_lr, opts.triplet_batch_size)]
     if not opts.skip_cross_encoder:
@@ -181,20 +183,29 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
         with _timed(out, f"train {label}") as t:
             before = (runs / run_id / "status.json").stat().st_mtime if (runs / run_id / "status.json").exists() else None
             try:
-                run_dir = train_or_reuse(config_path, run_id, runs, opts.fresh)
+                run_dir = train_or_reuse(config_path, run_id, runs, retrain)
             except RunFailed as exc:
                 raise RunFailed(f"demo: the {label} run failed: {exc}") from exc
             after = (run_dir / "status.json").stat().st_mtime
-            t.action = "reused" if before == after and not opts.fresh else "done"
+            t.action = "reused" if before == after and not retrain else "done"
             t.detail = str(run_dir)
         out.runs[label] = run_dir
         with _timed(out, f"evaluate + gate {label}") as t:
-            gate = check_run(run_dir, results=results, runs=runs)
-            out.gates[label] = gate.to_dict()
-            t.detail = gate.verdict
+            stored = (jsonio.read_json(run_dir / "status.json").get("gate") or {}) if _last_step_reused(out) else {}
+            if stored.get("version") == GATE_VERSION:
+                t.action = "reused"  # same run, same dataset: the verdict stands
+                out.gates[label] = stored
+            else:
+                out.gates[label] = check_run(run_dir, results=results, runs=runs).to_dict()
+            t.detail = out.gates[label]["verdict"]
 
     out.rows = _summary_rows(out, results, runs)
     return out
+
+
+def _last_step_reused(out: DemoResult) -> bool:
+    """Was the step just before (the training) reused?"""
+    return bool(out.steps) and out.steps[-1].action == "reused"
 
 
 def _summary_rows(out: DemoResult, results: Path, runs: Path) -> list[dict]:
