@@ -259,10 +259,18 @@ def test_regressed_run_is_never_a_success(scenario):
 @pytest.mark.parametrize(
     "delta, verdict, colour",
     [(3.0, "improved", tables.GREEN), (3.0, None, tables.GREEN), (-2.0, None, tables.RED), (-2.0, "improved", tables.RED),
-     (3.0, "regressed", tables.GREY), (3.0, "collapsed", tables.GREY), (-5.0, "collapsed", tables.RED), (0.0, None, tables.GREY)],
+     (3.0, "regressed", tables.GREY), (3.0, "collapsed", tables.GREY), (-5.0, "collapsed", tables.RED), (0.0, None, tables.GREY),
+     (3.0, "inconclusive", tables.GREY), (-2.0, "inconclusive", tables.RED)],
 )
 def test_delta_colours(delta, verdict, colour):
     assert colour in tables.delta_colour(delta, verdict)
+
+
+def test_an_inconclusive_gate_is_shown_grey_and_not_as_a_success():
+    label, success = tables.VERDICTS["inconclusive"]
+    assert not success
+    assert tables.gate_colour(label) == f"color: {tables.GREY}"
+    assert figures.GATE_COLOURS[label] == tables.GREY
 
 
 def test_filtering_on_kind_still_finds_the_other_kind_base(scenario):

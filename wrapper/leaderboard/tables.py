@@ -287,10 +287,10 @@ def compare_table(
 
 
 def delta_colour(delta: Any, verdict: str | None) -> str:
-    """CSS for a delta cell: green up, red down; never green for a regressed/collapsed run."""
+    """CSS for a delta cell: green up, red down; never green for a regressed/collapsed/inconclusive run."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return ""
-    if verdict in BAD_VERDICTS:
+    if verdict in BAD_VERDICTS or verdict == "inconclusive":
         return f"color: {RED}; font-weight: 600" if delta < 0 else f"color: {GREY}"
     if delta > 0:
         return f"color: {GREEN}; font-weight: 600"
