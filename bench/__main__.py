@@ -33,32 +33,10 @@ BENCHMARKS = {
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def flatten(prefix: str, value, out: list[tuple[str, object]]) -> None:
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            flatten(f"{prefix}.{key}" if prefix else str(key), sub, out)
-    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, dict) for v in value):
-        for i, sub in enumerate(value):
-            flatten(f"{prefix}[{i}]", sub, out)
-    else:
-        out.append((prefix, value))
-
-
 def fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-def headline_rows(name: str, result: dict) -> list[dict]:
-    """A benchmark's summary rows: its module's `headline(result)`, or every ratio it returned."""
-    module = importlib.import_module(BENCHMARKS[name][0])
-    if hasattr(module, "headline"):
-        return module.headline(result)
-    flat: list[tuple[str, object]] = []
-    flatten("", result, flat)
-    return [{"figure": key, "ours": "", "baseline": "", "ratio": value, "goal": "", "met": None}
-            for key, value in flat if "ratio" in key.lower() and isinstance(value, (int, float))]
 
 
 def render(summary: dict) -> list[str]:
@@ -77,7 +55,7 @@ def render(summary: dict) -> list[str]:
         if not entry["ok"]:
             lines.append(f"| {name} | **failed** ({entry['seconds']} s) | {entry['error']} | | | | |")
             continue
-        for row in headline_rows(name, entry["result"]):
+        for row in importlib.import_module(BENCHMARKS[name][0]).headline(entry["result"]):
             met = {True: "yes", False: "**no**", None: ""}[row["met"]]
             lines.append(f"| {name} | {row['figure']} | {row['ours']} | {row['baseline']} | {fmt(row['ratio'])}x "
                          f"| {row['goal']} | {met} |")

@@ -146,24 +146,22 @@ def advice_for(verdict: str, kind: str, *, fresh_head: bool, steps: int | None) 
     return "; ".join(tips) + "."
 
 
-def probe_pairs(dataset_dir: Path, split: str = "validation", n_queries: int = PROBE_QUERIES) -> list[tuple[str, str]]:
-    """A fixed probe set: the (query, passage) pairs of the first `n_queries` queries by id."""
+def read_split(dataset_dir: Path, split: str = "validation") -> list[dict]:
+    """The records of a prepared dataset's `eval/<split>.jsonl`."""
     path = Path(dataset_dir) / "eval" / f"{split}.jsonl"
     if not path.exists():
         raise InputError.at(path, "the prepared dataset has no such eval split", hint="run `autorerank prepare` with --val-ratio > 0")
-    records = sorted(jsonio.read_jsonl(path), key=lambda r: str(r.get("query_id", r["query"])))
+    return list(jsonio.read_jsonl(path))
+
+
+def probe_pairs(records: list[dict], n_queries: int = PROBE_QUERIES) -> list[tuple[str, str]]:
+    """A fixed probe set: the (query, passage) pairs of the first `n_queries` queries by id."""
+    ordered = sorted(records, key=lambda r: str(r.get("query_id", r["query"])))
     pairs: list[tuple[str, str]] = []
-    for rec in records[:n_queries]:
+    for rec in ordered[:n_queries]:
         for passage in list(rec.get("positive", [])) + list(rec.get("negative", [])):
             pairs.append((rec["query"], passage))
     return pairs
-
-
-def split_coverage(dataset_dir: Path, split: str = "validation") -> tuple[int, int]:
-    """(queries, queries with at least one negative) in a prepared eval split."""
-    path = Path(dataset_dir) / "eval" / f"{split}.jsonl"
-    records = list(jsonio.read_jsonl(path))
-    return len(records), sum(1 for r in records if r.get("negative"))
 
 
 def score_pairs(model, kind: str, pairs: list[tuple[str, str]], batch_size: int = 32) -> list[float]:
@@ -218,10 +216,11 @@ def check_run(
     metric = fine.get("main_score_name", "map_at_1000")
 
     loaded = load_model(status["run_id"], runs=runs or run_dir.parent)
-    pairs = probe_pairs(Path(dataset), split)
+    records = read_split(Path(dataset), split)
+    pairs = probe_pairs(records)
     scores = score_pairs(loaded.model, loaded.kind, pairs)
     spread = (max(scores) - min(scores)) if scores else 0.0
-    queries, informative = split_coverage(Path(dataset), split)
+    queries, informative = len(records), sum(1 for r in records if r.get("negative"))
 
     verdict = decide(base["main_score"], fine["main_score"], spread, tolerance=tolerance,
                      informative_queries=informative)

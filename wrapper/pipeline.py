@@ -157,7 +157,7 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
         t.action = "reused" if before == after else "done"
         t.detail = str(out.dataset)
     # freshly prepared data (first run, or the sample or options changed): earlier runs are stale
-    retrain = opts.fresh or out.steps[-1].action == "done"
+    retrain = opts.fresh or t.action == "done"
 
     plans = [("triplet", "st:triplet", opts.triplet_epochs, opts.triplet_lr, opts.triplet_batch_size)]
     if not opts.skip_cross_encoder:
@@ -189,9 +189,10 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
             after = (run_dir / "status.json").stat().st_mtime
             t.action = "reused" if before == after and not retrain else "done"
             t.detail = str(run_dir)
+            run_reused = t.action == "reused"
         out.runs[label] = run_dir
         with _timed(out, f"evaluate + gate {label}") as t:
-            stored = (jsonio.read_json(run_dir / "status.json").get("gate") or {}) if _last_step_reused(out) else {}
+            stored = (jsonio.read_json(run_dir / "status.json").get("gate") or {}) if run_reused else {}
             if stored.get("version") == GATE_VERSION:
                 t.action = "reused"  # same run, same dataset: the verdict stands
                 out.gates[label] = stored
@@ -201,11 +202,6 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
 
     out.rows = _summary_rows(out, results, runs)
     return out
-
-
-def _last_step_reused(out: DemoResult) -> bool:
-    """Was the step just before (the training) reused?"""
-    return bool(out.steps) and out.steps[-1].action == "reused"
 
 
 def _summary_rows(out: DemoResult, results: Path, runs: Path) -> list[dict]:

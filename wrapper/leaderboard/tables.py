@@ -26,6 +26,8 @@ VERDICTS: dict[str, tuple[str, bool]] = {
 }
 NOT_GATED = "· not gated"
 BAD_VERDICTS = frozenset({"regressed", "collapsed"})
+#: verdicts under which a positive delta is not shown as a gain
+UNTRUSTED_VERDICTS = BAD_VERDICTS | {"inconclusive"}
 
 GREEN, RED, AMBER, GREY = "#1a7f37", "#cf222e", "#9a6700", "#6e7781"
 GREEN_BG, RED_BG, AMBER_BG = "#dafbe1", "#ffebe9", "#fff8c5"
@@ -290,7 +292,7 @@ def delta_colour(delta: Any, verdict: str | None) -> str:
     """CSS for a delta cell: green up, red down; never green for a regressed/collapsed/inconclusive run."""
     if delta is None or (isinstance(delta, float) and math.isnan(delta)):
         return ""
-    if verdict in BAD_VERDICTS or verdict == "inconclusive":
+    if verdict in UNTRUSTED_VERDICTS:
         return f"color: {RED}; font-weight: 600" if delta < 0 else f"color: {GREY}"
     if delta > 0:
         return f"color: {GREEN}; font-weight: 600"
