@@ -1,0 +1,54 @@
+"""Training configs: the strict schema, base-model presets, rendering and validation.
+
+A config is AutoTrain's own YAML shape (Contract 2 in docs/ARCHITECTURE.md)::
+
+    task: st:triplet                 # or st:pair, st:qa, cross-encoder:{bce,mnrl,listwise}
+    base_model: BAAI/bge-reranker-base
+    project_name: sample-bge         # letters, digits, hyphens; <= 50 chars
+    log: none
+    backend: local
+    data: {path: data/sample/autotrain, train_split: train, valid_split: validation,
+           column_mapping: {sentence1_column: anchor, sentence2_column: positive, sentence3_column: negative}}
+    params: {epochs: 1, lr: 2.0e-05, batch_size: 16, ...}
+    hub: {username: ${HF_USERNAME}, token: ${HF_TOKEN}, push_to_hub: true}   # optional
+
+`st:*` tasks run in AutoTrain; `cross-encoder:*` tasks run our sentence-transformers
+CrossEncoder backend (`wrapper.train.cross_encoder`). The dataset root is the parent
+of `data.path` (it holds `dataset.json`, `flagembedding/` and `eval/`).
+
+Modules: `schema` (the strict models, `parse_config`), `tokens` (token hygiene),
+`files` (data checks, `load_config`), `presets` (base-model presets), `render` (`render_config`).
+
+Public API: `render_config(...)`, `load_config(path)`, `validate_config(config, source)`,
+`PRESETS`, `TASKS`.
+"""
+
+from __future__ import annotations
+
+from wrapper.config.files import load_config, resolve_data_path, split_file, validate_config, validate_files
+from wrapper.config.presets import GENERIC_PRESET, PRESETS, default_base_model, preset_for
+from wrapper.config.render import build_config, render_config
+from wrapper.config.schema import (
+    AUTOTRAIN_TASKS,
+    CROSS_ENCODER_LOSSES,
+    CROSS_ENCODER_TASKS,
+    PROJECT_NAME_RE,
+    TASKS,
+    AutoTrainParams,
+    ColumnMapping,
+    CrossEncoderParams,
+    DataSection,
+    HubSection,
+    TrainConfig,
+    is_cross_encoder,
+    parse_config,
+)
+from wrapper.config.tokens import TOKEN_LITERAL_RE, TOKEN_PLACEHOLDER
+
+__all__ = [
+    "AUTOTRAIN_TASKS", "CROSS_ENCODER_LOSSES", "CROSS_ENCODER_TASKS", "GENERIC_PRESET", "PRESETS",
+    "PROJECT_NAME_RE", "TASKS", "TOKEN_LITERAL_RE", "TOKEN_PLACEHOLDER", "AutoTrainParams", "ColumnMapping",
+    "CrossEncoderParams", "DataSection", "HubSection", "TrainConfig", "build_config", "default_base_model",
+    "is_cross_encoder", "load_config", "parse_config", "preset_for", "render_config", "resolve_data_path",
+    "split_file", "validate_config", "validate_files",
+]

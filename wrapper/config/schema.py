@@ -1,0 +1,209 @@
+"""The strict config schema (Contract 2): sections, per-task params, and readable schema errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wrapper.config.tokens import TOKEN_PLACEHOLDER, _reject_token_literals
+from wrapper.errors import InputError
+
+AUTOTRAIN_TASKS = ("st:triplet", "st:pair", "st:qa")
+CROSS_ENCODER_LOSSES = ("bce", "mnrl", "listwise")
+CROSS_ENCODER_TASKS = tuple(f"cross-encoder:{loss}" for loss in CROSS_ENCODER_LOSSES)
+TASKS = AUTOTRAIN_TASKS + CROSS_ENCODER_TASKS
+
+PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,50}$")
+
+
+def is_cross_encoder(task: str) -> bool:
+    return task.startswith("cross-encoder:")
+
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class ColumnMapping(_Strict):
+    sentence1_column: str = "anchor"
+    sentence2_column: str = "positive"
+    sentence3_column: Optional[str] = None
+    target_column: Optional[str] = None
+
+
+class DataSection(_Strict):
+    path: str
+    train_split: str = "train"
+    valid_split: Optional[str] = "validation"
+    column_mapping: ColumnMapping = Field(default_factory=ColumnMapping)
+
+
+class HubSection(_Strict):
+    username: str
+    token: str = TOKEN_PLACEHOLDER
+    push_to_hub: bool = True
+
+    @field_validator("token")
+    @classmethod
+    def _token_placeholder(cls, value: str) -> str:
+        if value != TOKEN_PLACEHOLDER:
+            raise ValueError(
+                f"must be the placeholder {TOKEN_PLACEHOLDER!r} (AutoTrain reads it from the environment); "
+                "never write a token into a config file"
+            )
+        return value
+
+
+class AutoTrainParams(_Strict):
+    """`params:` of an AutoTrain `st:*` task (a subset of AutoTrain's SentenceTransformersParams)."""
+
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(2e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    max_seq_length: int = Field(256, ge=8)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    optimizer: str = "adamw_torch"
+    scheduler: str = "linear"
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 42
+    logging_steps: int = -1
+    auto_find_batch_size: bool = False
+    mixed_precision: Optional[Literal["fp16", "bf16"]] = None
+    save_total_limit: int = Field(1, ge=1)
+    eval_strategy: Literal["epoch", "steps", "no"] = "epoch"
+    early_stopping_patience: int = Field(5, ge=1)
+    early_stopping_threshold: float = Field(0.01, ge=0)
+
+
+class CrossEncoderParams(_Strict):
+    """`params:` of a `cross-encoder:*` task (our sentence-transformers CrossEncoder backend)."""
+
+    epochs: int = Field(1, ge=1)
+    max_steps: int = Field(-1, ge=-1)  # -1: run `epochs`; > 0 overrides epochs
+    lr: float = Field(2e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    max_seq_length: int = Field(256, ge=8)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    scheduler: str = "linear"
+    optimizer: Optional[str] = None  # None: the trainer's default (fused AdamW on torch >= 2.8)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 42
+    num_negatives: int = Field(4, ge=0)  # negatives used per query (bce/mnrl/listwise)
+    logging_steps: int = Field(-1, ge=-1)  # -1: about 20 logs per run
+    eval_steps: int = Field(-1, ge=-1)  # -1: about 4 evaluations per run
+    save_total_limit: int = Field(2, ge=1)
+    mixed_precision: Optional[Literal["fp16", "bf16"]] = None
+
+
+class TrainConfig(_Strict):
+    task: Literal[TASKS]  # type: ignore[valid-type]
+    base_model: str
+    project_name: str
+    log: Literal["none", "tensorboard", "wandb"] = "none"
+    backend: Literal["local", "local-cli"] = "local"
+    data: DataSection
+    params: dict[str, Any] = Field(default_factory=dict)
+    hub: Optional[HubSection] = None
+
+    @field_validator("project_name")
+    @classmethod
+    def _project_name(cls, value: str) -> str:
+        if not PROJECT_NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid AutoTrain project name: use letters, digits and hyphens only, "
+                f"at most 50 characters (it has {len(value)})"
+            )
+        return value
+
+    @property
+    def is_cross_encoder(self) -> bool:
+        return is_cross_encoder(self.task)
+
+    @property
+    def loss(self) -> str | None:
+        return self.task.split(":", 1)[1] if self.is_cross_encoder else None
+
+    def params_model(self) -> AutoTrainParams | CrossEncoderParams:
+        cls = CrossEncoderParams if self.is_cross_encoder else AutoTrainParams
+        return cls(**self.params)
+
+    @property
+    def dataset_root(self) -> Path:
+        return Path(self.data.path).parent
+
+
+def _allowed_keys(model: type[BaseModel]) -> str:
+    return ", ".join(model.model_fields)
+
+
+_SECTION_MODELS: dict[tuple, type[BaseModel]] = {
+    (): TrainConfig,
+    ("data",): DataSection,
+    ("data", "column_mapping"): ColumnMapping,
+    ("hub",): HubSection,
+}
+
+
+def _schema_error(source: object, exc: ValidationError, params_model: type[BaseModel] | None = None) -> InputError:
+    """Turn pydantic's error list into one message that names the key and the allowed values."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        key = ".".join(loc) or "<top level>"
+        if err["type"] == "extra_forbidden":
+            parent = loc[:-1]
+            model = params_model if parent == ("params",) else _SECTION_MODELS.get(parent)
+            allowed = f"; allowed keys: {_allowed_keys(model)}" if model else ""
+            problems.append(f"unknown key {key!r}{allowed}")
+        elif err["type"] == "missing":
+            problems.append(f"missing required key {key!r}")
+        elif err["type"] == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            problems.append(f"{key}: got {err.get('input')!r}, expected one of {expected}")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{key}: {msg} (got {err.get('input')!r})")
+    return InputError.at(
+        source,
+        "invalid config: " + "; ".join(problems),
+        hint="see `autorerank config --help`; the schema is in wrapper/config/schema.py",
+    )
+
+
+def parse_config(raw: Any, source: object = "<config>") -> TrainConfig:
+    """Validate a config dict against the strict schema (no file checks)."""
+    if not isinstance(raw, dict):
+        raise InputError.at(source, f"expected a YAML mapping at the top level, got {type(raw).__name__}")
+    try:
+        config = TrainConfig(**raw)
+    except ValidationError as exc:
+        raise _schema_error(source, exc) from None
+    params_cls = CrossEncoderParams if config.is_cross_encoder else AutoTrainParams
+    try:
+        params_cls(**config.params)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = "params." + ".".join(str(p) for p in err["loc"])
+            if err["type"] == "extra_forbidden":
+                problems.append(
+                    f"unknown key {key!r} for task {config.task}; allowed keys: {_allowed_keys(params_cls)}"
+                )
+            else:
+                problems.append(f"{key}: {err['msg'].removeprefix('Value error, ')} (got {err.get('input')!r})")
+        raise InputError.at(
+            source,
+            "invalid config: " + "; ".join(problems),
+            hint="AutoTrain tasks have no max_steps: use epochs" if any("max_steps" in p for p in problems)
+            and not config.is_cross_encoder else None,
+        ) from None
+    _reject_token_literals(raw, source)
+    return config
