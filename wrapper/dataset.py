@@ -1,0 +1,223 @@
+"""The one reader of Contract 1: a prepared dataset folder `data/<name>/`.
+
+Every stage that reads what `autorerank prepare` wrote goes through here:
+
+    read_manifest(dataset_dir)            the `dataset.json` dict (InputError naming the file)
+    split_files(dataset_dir)              {split: eval/<split>.jsonl path}, declared + found
+    split_names(dataset_dir)              the eval splits there are
+    read_split(dataset_dir, "validation") validated records {query_id, query, positive, negative}
+    iter_records(path)                    the same for any eval-style JSONL file, with line numbers
+    iter_jsonl(path) / read_jsonl(path)   strict JSON lines (a bad line is an InputError with its line)
+    sha256_file(path) / sha256_files(ps)  content hashes of source files and weights
+    dataset_root_for_config(config)       the dataset folder a training config points into
+
+Only the standard library and `wrapper.errors` are imported, so the AutoTrain
+environment's subprocesses can use this module too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from wrapper.errors import InputError
+
+MANIFEST = "dataset.json"
+EVAL_DIR = "eval"
+PREPARE_HINT = ("run `autorerank prepare RAW_FILE --name NAME` first (it writes dataset.json and "
+                "eval/<split>.jsonl), then pass data/NAME")
+RECORD_HINT = '{"query_id": "q1", "query": "...", "positive": ["..."], "negative": ["..."]}'
+
+_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------- hashes
+
+
+def sha256_files(paths: Iterable[str | os.PathLike]) -> str:
+    """Hex sha256 over the bytes of `paths`, in the order given (one file: that file's sha256)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(_CHUNK), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of one file's bytes."""
+    return sha256_files([path])
+
+
+# --------------------------------------------------------------------------- JSON lines
+
+
+def iter_jsonl(path: str | os.PathLike, *, hint: str | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield `(line number, object)` for each non-blank line; a bad line is an InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError.at(path, "file not found", hint=hint or PREPARE_HINT)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError.at(path, f"not valid JSON ({exc.msg}, column {exc.colno})", line=line_no,
+                                    hint=hint or "each line must be one JSON object") from None
+            if not isinstance(row, dict):
+                raise InputError.at(path, f"expected a JSON object, got {type(row).__name__}", line=line_no,
+                                    hint=hint or "each line must be one JSON object")
+            yield line_no, row
+
+
+def read_jsonl(path: str | os.PathLike, *, hint: str | None = None) -> list[dict]:
+    """All objects of a JSON-lines file (strict: see `iter_jsonl`)."""
+    return [row for _, row in iter_jsonl(path, hint=hint)]
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def read_manifest(dataset_dir: str | os.PathLike, *, training: bool = False) -> dict:
+    """`dataset.json` of a prepared dataset; `training=True` also refuses an evaluation-only dataset."""
+    dataset_dir = Path(dataset_dir)
+    manifest = dataset_dir / MANIFEST
+    if not dataset_dir.is_dir():
+        raise InputError.at(dataset_dir, "prepared dataset folder not found", hint=PREPARE_HINT)
+    if not manifest.is_file():
+        raise InputError.at(manifest, "not found: the folder was not written by `autorerank prepare`",
+                            hint=PREPARE_HINT)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = {"line": exc.lineno, "column": exc.colno} if isinstance(exc, json.JSONDecodeError) else {}
+        raise InputError.at(manifest, f"not valid JSON ({getattr(exc, 'msg', exc)})", **where,
+                            hint="prepare the dataset again with --overwrite") from None
+    if not isinstance(data, dict):
+        raise InputError.at(manifest, f"expected a JSON object, got {type(data).__name__}",
+                            hint="prepare the dataset again with --overwrite")
+    if training and data.get("eval_only"):
+        raise InputError.at(
+            manifest, "this is an evaluation-only dataset (prepared with --val-ratio 1.0): it has no training rows",
+            hint="prepare the training data with a --val-ratio below 1, or use this folder with `autorerank eval --dataset`",
+        )
+    return data
+
+
+def dataset_root_for_config(config: Any, base: Path | None = None) -> Path:
+    """The prepared dataset folder of a training config (`data.path` is its `autotrain/` subfolder)."""
+    from wrapper.config import resolve_data_path
+
+    return resolve_data_path(config, base).parent
+
+
+# --------------------------------------------------------------------------- eval splits
+
+
+def split_files(dataset_dir: str | os.PathLike, manifest: dict | None = None) -> dict[str, Path]:
+    """`{split: path}`: the splits `dataset.json` declares, then any other `eval/*.jsonl`.
+
+    The manifest is read when not given and it exists; a folder without one is
+    looked at as `eval/<split>.jsonl` files alone.
+    """
+    dataset_dir = Path(dataset_dir)
+    if manifest is None and (dataset_dir / MANIFEST).exists():
+        manifest = read_manifest(dataset_dir)
+    files: dict[str, Path] = {}
+    declared = ((manifest or {}).get("files") or {}).get("eval") or {}
+    if isinstance(declared, dict):
+        for split, rel in declared.items():
+            files[str(split)] = dataset_dir / str(rel)
+    for path in sorted((dataset_dir / EVAL_DIR).glob("*.jsonl")):
+        files.setdefault(path.stem, path)
+    return files
+
+
+def split_names(dataset_dir: str | os.PathLike) -> list[str]:
+    """The eval splits of a prepared dataset (e.g. `["validation", "test"]`)."""
+    return list(split_files(dataset_dir))
+
+
+def split_path(dataset_dir: str | os.PathLike, split: str = "validation", manifest: dict | None = None) -> Path:
+    """The file of one eval split; an InputError listing the splits there are when it is absent."""
+    files = split_files(dataset_dir, manifest)
+    path = files.get(split)
+    if path is None or not path.is_file():
+        available = ", ".join(s for s, p in files.items() if p.is_file()) or "none"
+        raise InputError.at(path or Path(dataset_dir) / EVAL_DIR / f"{split}.jsonl",
+                            f"the prepared dataset has no eval split {split!r} (available: {available})",
+                            hint="run `autorerank prepare` with --val-ratio > 0 (and --test-ratio > 0 for 'test')")
+    return path
+
+
+def parse_record(row: dict, path: Path, line_no: int, *, require_query_id: bool = True) -> dict:
+    """One eval line as `{query_id, query, positive, negative}` (lists of non-empty strings).
+
+    Accepts `id` for `query_id` and FlagEmbedding's `pos`/`neg`, and a single
+    string for a list. Without a `query_id` (when not required) the id is `q<line>`.
+    """
+    qid = row.get("query_id", row.get("id"))
+    if qid is None:
+        if require_query_id:
+            raise InputError.at(path, "missing field", line=line_no, column="query_id", hint=RECORD_HINT)
+        qid = f"q{line_no}"
+    if not isinstance(qid, (str, int)) or isinstance(qid, bool):
+        raise InputError.at(path, f"expected a string, got {qid!r}", line=line_no, column="query_id")
+    query = row.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise InputError.at(path, "expected a non-empty string", line=line_no, column="query", hint=RECORD_HINT)
+    record: dict[str, Any] = {"query_id": str(qid), "query": query}
+    for key in ("positive", "negative"):
+        value = row.get(key, row.get(key[:3]))
+        if value is None:
+            value = []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise InputError.at(path, "expected a list of strings", line=line_no, column=key, hint=RECORD_HINT)
+        record[key] = [t for t in value if t.strip()]
+    if not record["positive"]:
+        raise InputError.at(path, "needs at least one non-empty positive passage", line=line_no,
+                            column="positive", hint="drop queries without a known relevant passage")
+    return record
+
+
+def iter_records(path: str | os.PathLike, *, require_query_id: bool = True) -> Iterator[tuple[int, dict]]:
+    """Yield `(line number, record)` of an eval-style JSONL file, validated (see `parse_record`);
+    a query id seen twice is an InputError."""
+    path = Path(path)
+    seen: set[str] = set()
+    for line_no, row in iter_jsonl(path, hint=f"each line must be one object: {RECORD_HINT}"):
+        record = parse_record(row, path, line_no, require_query_id=require_query_id)
+        if record["query_id"] in seen:
+            raise InputError.at(path, f"duplicate query_id {record['query_id']!r}", line=line_no,
+                                column="query_id", hint="query ids must be unique within a split")
+        seen.add(record["query_id"])
+        yield line_no, record
+
+
+def read_split(dataset_dir: str | os.PathLike, split: str = "validation") -> list[dict]:
+    """The validated records of a prepared dataset's eval split (Contract 1)."""
+    return [record for _, record in iter_records(split_path(dataset_dir, split))]
+
+
+__all__ = [
+    "MANIFEST",
+    "dataset_root_for_config",
+    "iter_jsonl",
+    "iter_records",
+    "parse_record",
+    "read_jsonl",
+    "read_manifest",
+    "read_split",
+    "sha256_file",
+    "sha256_files",
+    "split_files",
+    "split_names",
+    "split_path",
+]
