@@ -53,3 +53,13 @@ class Interrupted(AutoRerankError):
     """The user stopped a run (Ctrl-C); exit code 130 like a shell."""
 
     exit_code = 130
+
+
+class GateRefused(AutoRerankError):
+    """The regression gate's verdict is one the user listed in `--fail-on` (exit code 3).
+
+    The run itself finished and its folder is kept; automation (CI) uses the exit
+    code to refuse shipping the model.
+    """
+
+    exit_code = 3
