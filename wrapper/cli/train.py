@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from wrapper.cli.gate import gate_options, general_specs
+
 
 @click.command()
 @click.argument("config_path", metavar="CONFIG.yml", type=click.Path(path_type=Path, dir_okay=False))
@@ -21,7 +23,9 @@ import click
               help="AutoTrain virtual env (default: $AUTORERANK_AUTOTRAIN_ENV or ./.venv-autotrain).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to the run folder).")
 @click.option("--no-gate", is_flag=True, help="Skip the regression gate (evaluation vs the base model) after success.")
-def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_progress, no_gate) -> None:
+@gate_options
+def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_progress, no_gate,
+          general, no_general, fail_on) -> None:
     """Train CONFIG.yml (from `autorerank config`) and record the run.
 
     st:* tasks run AutoTrain from its own environment; cross-encoder:* tasks run
@@ -34,8 +38,13 @@ def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_
       autorerank train autotrain_configs/sample-minilm.yml
       autorerank train autotrain_configs/sample-minilm-ce-bce.yml --num-processes 2
     """
+    from wrapper.gate import parse_fail_on
     from wrapper.train import train_run
 
+    refuse = parse_fail_on(fail_on)  # a typo fails before training, not after
+    if refuse and no_gate:
+        raise click.UsageError("--fail-on needs the gate: drop --no-gate")
+    specs = general_specs(general, no_general)
     result = train_run(config_path, runs_dir=runs, run_id=run_id, progress=not no_progress,
                        num_processes=num_processes, autotrain_env=autotrain_env, launcher=launcher)
     status = result.status
@@ -45,18 +54,17 @@ def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_
     click.echo(f"  folder:  {result.run_dir}")
     if no_gate:
         return
-    try:
-        from wrapper.gate import check_run
-    except ImportError:
-        click.echo("  gate:    skipped (wrapper.gate is not available)")
-        return
     from wrapper.errors import AutoRerankError
+    from wrapper.gate import check_run, enforce
 
     click.echo("  gate:    evaluating the fine-tune against its base model ...", err=True)
     try:
-        verdict = check_run(result.run_dir)
+        verdict = check_run(result.run_dir, runs=runs, general=specs)
     except AutoRerankError as exc:  # the run itself succeeded; say why there is no verdict
+        if refuse:  # automation asked for a verdict: no verdict is not a pass
+            raise
         click.secho(f"  gate:    not run: {exc}\n           (the model is fine to use; skip with --no-gate)",
                     fg="yellow", err=True)
         return
     click.echo(f"  gate:    {verdict.sentence()}")
+    enforce({status["run_id"]: verdict.verdict}, refuse)

@@ -1,0 +1,80 @@
+"""`autorerank gate RUN`: judge a finished run (again) against its base, in domain and in general.
+
+`gate_options` declares the gate's flags once; `train`, `demo` and `merge` reuse them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+GENERAL_HELP = ("General-domain set for the out-of-domain check (repeatable): 'default' (the small English + "
+                "Chinese set shipped with autorerank), a prepared dataset folder (DIR or DIR:split), or an MTEB "
+                "task name. Default: 'default'.")
+FAIL_ON_HELP = ("Exit with code 3 when the gate's verdict is one of these (comma-separated: improved, forgot, "
+                "no_better, regressed, collapsed, inconclusive, or 'any' = everything but improved). "
+                "Default: exit 0 whatever the verdict.")
+
+
+def gate_options(func):
+    """--general / --no-general / --fail-on, shared by every command that runs the gate."""
+    func = click.option("--fail-on", "fail_on", default=None, metavar="VERDICTS", help=FAIL_ON_HELP)(func)
+    func = click.option("--no-general", is_flag=True, help="Skip the out-of-domain check.")(func)
+    func = click.option("--general", "general", multiple=True, metavar="SET", help=GENERAL_HELP)(func)
+    return func
+
+
+def general_specs(general: tuple[str, ...], no_general: bool) -> list[str] | None:
+    """The `general=` argument of `wrapper.gate.check_run` from the CLI flags."""
+    if no_general:
+        if general:
+            raise click.UsageError("--general and --no-general exclude each other")
+        return []
+    return list(general) or None
+
+
+@click.command()
+@click.argument("run", metavar="RUN")
+@gate_options
+@click.option("--split", default="validation", show_default=True, help="The run dataset's eval split to judge on.")
+@click.option("--tolerance", type=float, default=None, help="In-domain MAP change that counts (default 0.005).")
+@click.option("--general-tolerance", type=float, default=None,
+              help="General-domain MAP drop that counts as forgetting (default 0.01).")
+@click.option("--runs", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Parent folder of run folders (default: $AUTORERANK_RUNS or ./runs).")
+@click.option("--results", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Results folder (default: $AUTORERANK_RESULTS or ./results).")
+def gate(run, general, no_general, fail_on, split, tolerance, general_tolerance, runs, results) -> None:
+    """Judge RUN (a run id or runs/<id>) against its base model.
+
+    Scores base and fine-tune on the run's held-out split and on general-domain
+    sets, with a 95% paired-bootstrap interval on every difference, and records the
+    verdict in the run's status.json.
+
+    \b
+    Exit codes: 0 (a verdict, whatever it is, unless --fail-on names it), 2 bad
+    input, 3 the verdict is listed in --fail-on.
+
+    \b
+    Examples:
+      autorerank gate sample-minilm-cross-encoder
+      autorerank gate runs/my-run --general data/scifact-dev --general T2Reranking
+      autorerank gate my-run --fail-on regressed,collapsed,forgot   # in CI
+    """
+    from wrapper import settings
+    from wrapper.errors import InputError
+    from wrapper.gate import DEFAULT_TOLERANCE, GENERAL_TOLERANCE, check_run, enforce, parse_fail_on
+
+    refuse = parse_fail_on(fail_on)
+    run_dir = Path(run)
+    if not (run_dir / "status.json").exists():
+        run_dir = settings.runs_dir(runs) / run
+    if not (run_dir / "status.json").exists():
+        raise InputError.at(run, "no such run (no status.json)", hint="pass a run id under runs/ or a run folder")
+    result = check_run(run_dir, results=results, runs=runs, split=split,
+                       tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+                       general=general_specs(general, no_general),
+                       general_tolerance=GENERAL_TOLERANCE if general_tolerance is None else general_tolerance)
+    click.echo(f"gate {run_dir.name}: {result.sentence()}")
+    enforce({run_dir.name: result.verdict}, refuse)
