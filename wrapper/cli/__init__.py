@@ -26,6 +26,7 @@ COMMANDS = {
     "eval": "wrapper.cli.evaluate:eval_command",
     "leaderboard": "wrapper.cli.leaderboard:leaderboard",
     "demo": "wrapper.cli.demo:demo",
+    "gate": "wrapper.cli.gate:gate",
 }
 
 
@@ -59,6 +60,7 @@ def cli() -> None:
     config       data/<name>/ -> autotrain_configs/<name>.yml
     train        a config -> runs/<run-id>/ (AutoTrain or cross-encoder backend)
     ui           AutoTrain's web UI on 127.0.0.1:8080, offline-capable
+    gate         judge a run against its base, in domain and in general
     eval         a run or checkpoint -> results/ (MTEB layout)
     leaderboard  the Streamlit leaderboard over results/ and runs/
     demo         the whole loop on the bundled model and sample data
