@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wrapper import jsonio, settings
+from wrapper.dataset import sha256_file
 from wrapper.errors import RunFailed
 
 
@@ -44,6 +45,8 @@ class DemoOptions:
     cross_encoder_lr: float = 1e-4
     cross_encoder_batch_size: int = 16
     skip_cross_encoder: bool = False
+    #: general-domain sets for the gate's out-of-domain check (None: the shipped default set)
+    general: list[str] | None = None
 
 
 @dataclass
@@ -101,7 +104,7 @@ def prepare_dataset(opts: DemoOptions) -> Path:
         manifest = jsonio.read_json(manifest_path)
         have = manifest.get("options", {})
         sources = manifest.get("sources", [])
-        same_source = bool(sources) and sources[0].get("sha256") == _sha256(opts.raw)
+        same_source = bool(sources) and sources[0].get("sha256") == sha256_file(opts.raw)
         if same_source and all(have.get(k) == v for k, v in wanted.items()):
             return out
     corpus = (str(opts.corpus),) if opts.corpus else ()
@@ -111,16 +114,6 @@ def prepare_dataset(opts: DemoOptions) -> Path:
         PrepareOptions(name=opts.name, overwrite=True, corpus=corpus, progress=True, **wanted),
     )
     return out
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def train_or_reuse(config_path: Path, run_id: str, runs: Path, fresh: bool) -> Path:
@@ -143,12 +136,14 @@ def train_or_reuse(config_path: Path, run_id: str, runs: Path, fresh: bool) -> P
 
 def run_demo(opts: DemoOptions | None = None) -> DemoResult:
     from wrapper.config import render_config
-    from wrapper.gate import GATE_VERSION, check_run
+    from wrapper.gate import DEFAULT_GENERAL, GATE_VERSION, check_run, resolve_general
 
     opts = opts or DemoOptions()
     runs = settings.runs_dir(opts.runs)
     results = settings.results_dir(opts.results)
     out = DemoResult(dataset=opts.data_root / opts.name)
+    general = [DEFAULT_GENERAL] if opts.general is None else list(opts.general)
+    general_names = [s.name for s in resolve_general(general)]
 
     with _timed(out, "prepare") as t:
         before = (out.dataset / "dataset.json").stat().st_mtime if (out.dataset / "dataset.json").exists() else None
@@ -193,11 +188,12 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
         out.runs[label] = run_dir
         with _timed(out, f"evaluate + gate {label}") as t:
             stored = (jsonio.read_json(run_dir / "status.json").get("gate") or {}) if run_reused else {}
-            if stored.get("version") == GATE_VERSION:
+            same_general = [g.get("name") for g in stored.get("general", [])] == general_names
+            if stored.get("version") == GATE_VERSION and same_general:
                 t.action = "reused"  # same run, same dataset: the verdict stands
                 out.gates[label] = stored
             else:
-                out.gates[label] = check_run(run_dir, results=results, runs=runs).to_dict()
+                out.gates[label] = check_run(run_dir, results=results, runs=runs, general=general).to_dict()
             t.detail = out.gates[label]["verdict"]
 
     out.rows = _summary_rows(out, results, runs)

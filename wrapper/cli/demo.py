@@ -6,26 +6,39 @@ from pathlib import Path
 
 import click
 
+from wrapper.cli.gate import gate_options, general_specs
+
 
 @click.command()
 @click.option("--fresh", is_flag=True, help="Start over: re-prepare, re-train and re-evaluate everything.")
 @click.option("--runs", type=click.Path(path_type=Path), default=None, help="Runs folder (default: $AUTORERANK_RUNS or ./runs).")
 @click.option("--results", type=click.Path(path_type=Path), default=None, help="Results folder (default: $AUTORERANK_RESULTS or ./results).")
 @click.option("--skip-cross-encoder", is_flag=True, help="Only train the AutoTrain bi-encoder.")
-def demo(fresh: bool, runs: Path | None, results: Path | None, skip_cross_encoder: bool) -> None:
+@gate_options
+def demo(fresh: bool, runs: Path | None, results: Path | None, skip_cross_encoder: bool,
+         general: tuple[str, ...], no_general: bool, fail_on: str | None) -> None:
     """Prepare the sample data, train with AutoTrain and the cross-encoder backend,
     evaluate base and fine-tunes, and print a before/after table.
 
     Offline, on the bundled all-MiniLM-L6-v2. Re-running reuses what is done.
+    Every fine-tune is also checked out of domain (the shipped general-domain set
+    unless --general names others).
+
+    \b
+    Exit codes: 0, or 3 when a verdict is listed in --fail-on.
 
     \b
     Examples:
       autorerank demo
       autorerank demo --fresh
+      autorerank demo --fail-on regressed,collapsed,forgot
     """
+    from wrapper.gate import GateResult, enforce, parse_fail_on
     from wrapper.pipeline import DemoOptions, run_demo
 
-    opts = DemoOptions(fresh=fresh, runs=runs, results=results, skip_cross_encoder=skip_cross_encoder)
+    refuse = parse_fail_on(fail_on)
+    opts = DemoOptions(fresh=fresh, runs=runs, results=results, skip_cross_encoder=skip_cross_encoder,
+                       general=general_specs(general, no_general))
     click.echo("autorerank demo: prepare -> config -> train (AutoTrain + cross-encoder) -> evaluate -> gate", err=True)
     result = run_demo(opts)
 
@@ -34,10 +47,11 @@ def demo(fresh: bool, runs: Path | None, results: Path | None, skip_cross_encode
         click.echo(f"  {step.name:<28} {step.action:<7} {step.seconds:7.1f}s  {step.detail}")
     click.echo("\nbefore / after on the held-out validation split of the sample data:")
     click.echo(result.table())
+    click.echo("\nthe gate (95% paired-bootstrap intervals over queries):")
     for label, gate in result.gates.items():
-        if gate["verdict"] != "improved":
-            click.secho(
-                f"\n{label}: {gate['verdict'].upper()} - not a success. what to try: {gate['advice']}",
-                fg="yellow",
-            )
+        lines = GateResult.from_dict(gate).sentence().splitlines()
+        colour = None if gate["verdict"] == "improved" else "yellow"
+        click.secho(f"{label}: " + "\n".join(lines), fg=colour)
     click.echo("\nopen the leaderboard:  autorerank leaderboard   (http://127.0.0.1:8501)")
+    enforce({label: gate["verdict"] for label, gate in result.gates.items()}, refuse)
+

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wrapper import jsonio
+from wrapper.dataset import MANIFEST, iter_records, read_manifest, split_names, split_path
 from wrapper.errors import InputError
 from wrapper.gate.stats import average_precision
 
@@ -65,39 +66,28 @@ class SetScore:
     skipped: int = 0  # queries without a positive (no AP)
 
 
-def _read_records(path: Path) -> list[dict]:
-    return list(jsonio.read_jsonl(path, skip_bad=False))
-
-
 def in_domain_set(dataset_dir: Path, split: str = "validation") -> EvalSet:
-    """The run's own held-out split."""
-    dataset_dir = Path(dataset_dir)
-    path = dataset_dir / "eval" / f"{split}.jsonl"
-    if not path.exists():
-        raise InputError.at(path, "the prepared dataset has no such eval split",
-                            hint="run `autorerank prepare` with --val-ratio > 0")
-    return EvalSet(name=f"{dataset_dir.name}:{split}", source=str(path), records=_read_records(path))
+    """A prepared dataset's eval split (the run's own held-out queries, in domain)."""
+    path = split_path(dataset_dir, split)
+    return EvalSet(name=f"{Path(dataset_dir).name}:{split}", source=str(path),
+                   records=[record for _, record in iter_records(path)])
 
 
 def _dataset_set(spec: str) -> EvalSet | None:
-    folder, _, split = spec.partition(":") if not Path(spec).is_dir() else (spec, "", "")
+    """A prepared dataset folder (`DIR` or `DIR:split`) as a general set; None if `spec` is not one."""
+    folder, split = (spec, "") if Path(spec).is_dir() else spec.rpartition(":")[::2]
     folder_path = Path(folder)
-    if not (folder_path / "dataset.json").is_file() and not (folder_path / "eval").is_dir():
+    if not folder or not (folder_path / MANIFEST).is_file():
         return None
+    manifest = read_manifest(folder_path)
     if not split:
-        eval_dir = folder_path / "eval"
-        names = sorted(p.stem for p in eval_dir.glob("*.jsonl")) if eval_dir.is_dir() else []
+        names = split_names(folder_path)
         split = "validation" if "validation" in names else (names[0] if len(names) == 1 else "")
         if not split:
-            raise InputError.at(folder_path / "eval", f"cannot tell which eval split to use ({', '.join(names) or 'none'})",
+            raise InputError.at(folder_path, f"cannot tell which eval split to use ({', '.join(names) or 'none'})",
                                 hint=f"name it: --general {folder}:SPLIT")
-    name = folder_path.resolve().name
-    try:
-        manifest = jsonio.read_json(folder_path / "dataset.json")
-        name = manifest.get("name") or name
-    except (OSError, ValueError):
-        pass
     es = in_domain_set(folder_path, split)
+    name = manifest.get("name") or folder_path.resolve().name
     es.name = name if split == "validation" else f"{name}:{split}"
     return es
 
@@ -137,7 +127,7 @@ def resolve_general(specs: list[str], *, mteb_data: Path | None = None,
     for spec in specs:
         spec = str(spec).strip()
         if spec == DEFAULT_GENERAL:
-            if not (GENERAL_SET_DIR / "eval").is_dir():
+            if not (GENERAL_SET_DIR / MANIFEST).is_file():
                 raise InputError.at(GENERAL_SET_DIR, "the shipped general-domain set is missing from this install",
                                     hint="reinstall autorerank, or name your own set with --general DIR")
             sets.append(_dataset_set(str(GENERAL_SET_DIR)))
@@ -147,7 +137,7 @@ def resolve_general(specs: list[str], *, mteb_data: Path | None = None,
             sets.append(found)
             continue
         if Path(spec.partition(":")[0]).exists() or "/" in spec or os.sep in spec:
-            raise InputError.at(spec, "not a prepared dataset folder (no dataset.json or eval/)",
+            raise InputError.at(spec, f"not a prepared dataset folder (no {MANIFEST})",
                                 hint="pass data/<name> written by `autorerank prepare`, or an MTEB task name")
         sets.append(_mteb_set(spec, mteb_data, max_queries))
     unique: dict[str, EvalSet] = {}

@@ -78,6 +78,11 @@ class GateResult:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "GateResult":
+        """A verdict stored in status.json["gate"] (keys this version does not know are ignored)."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
     def _scores(self) -> str:
         queries = self.details.get("validation_queries")
         n = f", {queries} queries" if queries else ""
