@@ -14,16 +14,17 @@ Definitions (binary relevance, candidates = positives + negatives of a query):
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from pathlib import Path
 
+from wrapper.dataset import iter_records
+
 
 def load_eval(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """The validated records of an `eval/<split>.jsonl` (Contract 1)."""
+    return [record for _, record in iter_records(path)]
 
 
 def _ranked_relevance(scores: list[float], labels: list[int], rng: random.Random) -> list[int]:

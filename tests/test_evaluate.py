@@ -149,7 +149,7 @@ def test_local_tasks_named_after_dataset_and_split(tiny_dataset):
     assert specs[0].languages == ["eng"] and specs[0].dataset_hash == "sha-tiny"
     with pytest.raises(InputError, match="no split 'test'.*\n.*available: validation"):
         T.resolve_task_specs(None, [tiny_dataset], splits=["test"])
-    with pytest.raises(InputError, match="dataset.json: missing"):
+    with pytest.raises(InputError, match="dataset.json: not found"):
         T.resolve_task_specs(None, [tiny_dataset.parent])
 
 

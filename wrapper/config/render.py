@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +9,8 @@ from wrapper.config.files import validate_config
 from wrapper.config.presets import _resolve_base_model, preset_for
 from wrapper.config.schema import TASKS, is_cross_encoder
 from wrapper.config.tokens import TOKEN_PLACEHOLDER
+from wrapper.dataset import read_manifest
 from wrapper.errors import InputError
-
-
-def _read_manifest(dataset_dir: Path) -> dict:
-    manifest = dataset_dir / "dataset.json"
-    if not manifest.exists():
-        raise InputError.at(
-            manifest, "not found: DATASET_DIR must be a folder written by `autorerank prepare`",
-            hint="run `autorerank prepare RAW_FILE --name NAME` first, then pass data/NAME",
-        )
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError.at(manifest, f"not valid JSON: {exc.msg}", line=exc.lineno, column=exc.colno) from None
-    if not isinstance(data, dict):
-        raise InputError.at(manifest, "expected a JSON object")
-    if data.get("eval_only"):
-        raise InputError.at(
-            manifest, "this is an evaluation-only dataset (prepared with --val-ratio 1.0): it has no training rows",
-            hint="prepare the training data with a --val-ratio below 1, or use this folder with `autorerank eval --dataset`",
-        )
-    return data
 
 
 def _default_task(manifest: dict) -> str:
@@ -59,7 +38,7 @@ def build_config(
 ) -> dict:
     """The config dict `render_config` writes (validated, not yet written)."""
     dataset_dir = Path(dataset_dir)
-    manifest = _read_manifest(dataset_dir)
+    manifest = read_manifest(dataset_dir, training=True)
     has_negatives = bool(manifest.get("has_negatives", True))
     task = task or _default_task(manifest)
     if task not in TASKS:

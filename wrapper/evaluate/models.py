@@ -15,7 +15,6 @@ two different models (Contract 4): the revision of a local folder is the first
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wrapper import settings
+from wrapper.dataset import sha256_files
 from wrapper.errors import InputError
 
 BI_ENCODER = "bi-encoder"
@@ -96,17 +96,8 @@ def weights_hash(folder: Path) -> str:
     key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
     if key in _HASH_MEMO:
         return _HASH_MEMO[key]
-    _HASH_MEMO[key] = _sha256_files(files)
+    _HASH_MEMO[key] = sha256_files(files)[:12]
     return _HASH_MEMO[key]
-
-
-def _sha256_files(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:12]
 
 
 def _read_json(path: Path) -> dict:

@@ -22,12 +22,12 @@ Everything here builds task objects; nothing is evaluated.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wrapper.dataset import iter_records, read_manifest, sha256_file, split_files
 from wrapper.errors import InputError
 
 LOCAL_PREFIX = "AutoRerank"
@@ -108,79 +108,36 @@ def read_rerank_jsonl(path: Path, *, require_query_id: bool = True) -> RerankDat
     de-duplicated into one corpus; a text that is both positive and negative for
     the same query counts as positive.
     """
-    if not path.is_file():
-        raise InputError.at(path, "file not found", hint="run `autorerank prepare` to create eval/<split>.jsonl")
     queries: dict[str, str] = {}
     corpus: dict[str, str] = {}
     relevant: dict[str, dict[str, int]] = {}
     candidates: dict[str, list[str]] = {}
-    digest = hashlib.sha256()
     all_texts: list[str] = []
-    with open(path, "rb") as fh:
-        for line_no, raw in enumerate(fh, start=1):
-            digest.update(raw)
-            line = raw.decode("utf-8", errors="replace").strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError.at(
-                    path, f"not valid JSON ({exc.msg})", line=line_no, column=exc.colno,
-                    hint='each line must be one object: {"query_id": "q1", "query": "...", "positive": ["..."], "negative": ["..."]}',
-                ) from None
-            if not isinstance(row, dict):
-                raise InputError.at(path, f"expected a JSON object, got {type(row).__name__}", line=line_no)
-            qid = row.get("query_id", row.get("id"))
-            if qid is None:
-                if require_query_id:
-                    raise InputError.at(path, "missing field", line=line_no, column="query_id")
-                qid = f"q{line_no}"
-            if not isinstance(qid, (str, int)) or isinstance(qid, bool):
-                raise InputError.at(path, f"expected a string, got {qid!r}", line=line_no, column="query_id")
-            qid = str(qid)
-            if qid in queries:
-                raise InputError.at(path, f"duplicate query_id {qid!r}", line=line_no, column="query_id",
-                                    hint="query ids must be unique within a split")
-            query = row.get("query")
-            if not isinstance(query, str) or not query.strip():
-                raise InputError.at(path, "expected a non-empty string", line=line_no, column="query")
-            lists = {}
-            for key in ("positive", "negative"):
-                value = row.get(key, row.get(key[:3]))  # also FlagEmbedding's pos/neg
-                if value is None:
-                    value = []
-                if isinstance(value, str):
-                    value = [value]
-                if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-                    raise InputError.at(path, "expected a list of strings", line=line_no, column=key)
-                lists[key] = [t for t in value if t.strip()]
-            if not lists["positive"]:
-                raise InputError.at(path, "needs at least one non-empty positive passage", line=line_no,
-                                    column="positive", hint="drop queries without a known relevant passage")
-            queries[qid] = query
-            rel: dict[str, int] = {}
-            cands: list[str] = []
-            for text in lists["positive"]:
-                did = _doc_id(text)
-                corpus[did] = text
-                if did not in rel:
-                    rel[did] = 1
-                    cands.append(did)
-            for text in lists["negative"]:
-                did = _doc_id(text)
-                corpus[did] = text
-                if did not in rel and did not in cands:
-                    cands.append(did)
-            relevant[qid] = rel
-            candidates[qid] = cands
-            all_texts.append(query)
-            all_texts.extend(lists["positive"][:1])
+    for _, record in iter_records(path, require_query_id=require_query_id):
+        qid, query = record["query_id"], record["query"]
+        queries[qid] = query
+        rel: dict[str, int] = {}
+        cands: list[str] = []
+        for text in record["positive"]:
+            did = _doc_id(text)
+            corpus[did] = text
+            if did not in rel:
+                rel[did] = 1
+                cands.append(did)
+        for text in record["negative"]:
+            did = _doc_id(text)
+            corpus[did] = text
+            if did not in rel and did not in cands:
+                cands.append(did)
+        relevant[qid] = rel
+        candidates[qid] = cands
+        all_texts.append(query)
+        all_texts.extend(record["positive"][:1])
     if not queries:
         raise InputError.at(path, "no queries in file", hint="the eval split is empty; prepare with a larger --val-ratio")
     return RerankData(
         queries=queries, corpus=corpus, relevant=relevant, candidates=candidates, source=path,
-        content_hash=digest.hexdigest(), languages=detect_languages(all_texts),
+        content_hash=sha256_file(path), languages=detect_languages(all_texts),
     )
 
 
@@ -262,38 +219,15 @@ def _short_lang(code: str) -> str:
 # --------------------------------------------------------------------------- local tasks
 
 
-def _read_manifest(dataset_dir: Path) -> dict:
-    manifest = dataset_dir / "dataset.json"
-    if not dataset_dir.is_dir():
-        raise InputError.at(dataset_dir, "prepared dataset folder not found",
-                            hint="pass the folder written by `autorerank prepare`, e.g. data/sample")
-    if not manifest.is_file():
-        raise InputError.at(manifest, "missing: not a prepared dataset",
-                            hint="run `autorerank prepare` first; it writes dataset.json and eval/<split>.jsonl")
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError.at(manifest, f"not valid JSON ({exc.msg})", line=exc.lineno, column=exc.colno) from None
-    if not isinstance(data, dict):
-        raise InputError.at(manifest, "expected a JSON object")
-    return data
-
-
 def local_task_specs(dataset_dir: Path, splits: list[str] | None = None) -> list[TaskSpec]:
     """One task per `eval/<split>.jsonl` of a prepared dataset (Contract 1)."""
     dataset_dir = Path(dataset_dir)
-    manifest = _read_manifest(dataset_dir)
+    manifest = read_manifest(dataset_dir)
     name = manifest.get("name") or dataset_dir.name
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
         raise InputError.at(dataset_dir / "dataset.json", f"dataset name {name!r} cannot name a task", column="name",
                             hint="use letters, digits, '-', '_' or '.'")
-    files: dict[str, Path] = {}
-    declared = (manifest.get("files") or {}).get("eval") or {}
-    if isinstance(declared, dict):
-        for split, rel in declared.items():
-            files[str(split)] = dataset_dir / rel
-    for path in sorted((dataset_dir / "eval").glob("*.jsonl")):
-        files.setdefault(path.stem, path)
+    files = split_files(dataset_dir, manifest)
     if not files:
         raise InputError.at(dataset_dir / "eval", "no eval/<split>.jsonl files",
                             hint="prepare with --val-ratio > 0 so a held-out split exists")

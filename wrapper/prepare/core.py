@@ -12,13 +12,13 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 from wrapper import jsonio
+from wrapper.dataset import sha256_file
 from wrapper.errors import InputError
 from wrapper.prepare import manifest as M
 from wrapper.prepare import writers
 from wrapper.prepare.formats import SourceInfo, read_corpus_file, read_source
 from wrapper.prepare.mining import MiningStats, mine
 from wrapper.prepare.options import PrepareOptions
-from wrapper.prepare.readers import file_sha256
 from wrapper.prepare.records import Collector, QueryEntry
 from wrapper.prepare.split import split_queries
 
@@ -54,7 +54,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
     corpus_info = []
     for extra in options.corpus:
         n = read_corpus_file(Path(extra), options, collector)
-        corpus_info.append({"path": str(extra), "passages": n, "sha256": file_sha256(Path(extra))})
+        corpus_info.append({"path": str(extra), "passages": n, "sha256": sha256_file(Path(extra))})
     dropped_queries = collector.finalise()
     counts = collector.counts()
     if not collector.queries:
@@ -183,9 +183,9 @@ def _source_entry(info: SourceInfo) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": info.path, "format": info.format, "file_kind": info.file_kind,
                              "rows_read": info.rows_read}
     if len(info.hashed_files) == 1:
-        entry["sha256"] = file_sha256(info.hashed_files[0])
+        entry["sha256"] = sha256_file(info.hashed_files[0])
     else:
-        per_file = {str(p): file_sha256(p) for p in info.hashed_files}
+        per_file = {str(p): sha256_file(p) for p in info.hashed_files}
         entry["files"] = per_file
         entry["sha256"] = hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in per_file.items()).encode()).hexdigest()
     if info.columns:

@@ -390,19 +390,6 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_size(path: Path) -> int:
     return os.path.getsize(path)
 
@@ -415,6 +402,5 @@ __all__ = [
     "iter_lines",
     "open_table",
     "load_json_document",
-    "file_sha256",
     "is_missing",
 ]

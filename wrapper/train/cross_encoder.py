@@ -29,25 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wrapper.dataset import read_jsonl
 from wrapper.train.autotrain import METRIC_PREFIX, TOTAL_PREFIX
 
 EVAL_NAME = "validation"
 BEST_METRIC = f"eval_{EVAL_NAME}_map"
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    from wrapper.errors import InputError
-
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError.at(path, f"not valid JSON: {exc.msg}", line=lineno) from None
-    return rows
 
 
 def _texts(value: Any) -> list[str]:
@@ -123,7 +109,7 @@ def make_loss(loss: str, model, num_negatives: int):
 
 def eval_samples(path: Path) -> list[dict]:
     samples = []
-    for r in _read_jsonl(path):
+    for r in read_jsonl(path):
         pos, neg = _texts(r.get("positive")), _texts(r.get("negative"))
         if pos and neg:
             samples.append({"query": r["query"], "positive": pos, "negative": neg})
@@ -172,7 +158,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
     params = config.params_model()
     loss_name = config.loss or "bce"
     root = resolve_data_path(config, base_dir).parent
-    records = _read_jsonl(root / "flagembedding" / "train.jsonl")
+    records = read_jsonl(root / "flagembedding" / "train.jsonl")
     columns = build_train_rows(records, loss_name, params.num_negatives)
     train_dataset = Dataset.from_dict(columns).shuffle(seed=params.seed)
     if len(train_dataset) == 0:
