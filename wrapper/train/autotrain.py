@@ -50,27 +50,21 @@ def autotrain_argv(env: Path, config_path: Path) -> list[str]:
     return [str(env / "bin" / "autotrain"), "--config", str(config_path)]
 
 
-def child_env(*, venv: Path | None = None, offline: bool | None = None, base: dict | None = None) -> dict[str, str]:
-    """Environment for a training child.
+def child_env(*, venv: Path | None = None, offline: bool | None = None, base: dict | None = None,
+              project_path: bool = False) -> dict[str, str]:
+    """Environment for a training child (`wrapper.procs.child_env` plus the trainer's switches).
 
     `venv`'s bin/ goes first on PATH (AutoTrain runs a bare `accelerate`). When the Hub
     is unreachable the HF offline switches are set so nothing waits on the network.
     tqdm bars are switched off: progress comes from the log lines.
     """
-    env = dict(os.environ if base is None else base)
-    if venv is not None:
-        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["VIRTUAL_ENV"] = str(venv)
-        env.pop("PYTHONHOME", None)
-        env.pop("PYTHONPATH", None)  # our env's packages must not leak into AutoTrain's
+    from wrapper.procs import child_env as base_env
+
     if offline is None:
         offline = not settings.hub_reachable()
-    if offline:
-        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    env = base_env(base=base, venv=venv, offline=offline, project_path=project_path)
     env.update(
         TQDM_DISABLE="1",
-        PYTHONUNBUFFERED="1",
-        TOKENIZERS_PARALLELISM=env.get("TOKENIZERS_PARALLELISM", "false"),
         PAUSE_ON_FAILURE="0",  # AutoTrain would try to pause a HF Space on failure
         WANDB_DISABLED=env.get("WANDB_DISABLED", "true"),
     )

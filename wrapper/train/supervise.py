@@ -1,15 +1,15 @@
 """Supervising a training child process: logs, metrics, progress bar, signals.
 
-The child runs in its own process group (so Ctrl-C reaches only us, and we stop
-the whole tree: AutoTrain -> accelerate -> trainer) and with PR_SET_PDEATHSIG, so
-it is told to stop if the wrapper is killed outright. stdout/stderr are read on
-two threads, written to stdout.log/stderr.log, and parsed into metrics.jsonl.
+The child is started by `wrapper.procs.start` in its own process group (so Ctrl-C
+reaches only us, and we stop the whole tree: AutoTrain -> accelerate -> trainer) and
+with `die_with_parent`, so it is told to stop if the wrapper is killed outright.
+stdout/stderr are read on two threads, written to stdout.log/stderr.log, and parsed
+into metrics.jsonl. Ctrl-C, SIGTERM and SIGHUP to the wrapper stop the child tree
+(`procs.stop_tree`) and end in an `Outcome` with `interrupted=True`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
 import signal
 import subprocess
 import sys
@@ -18,19 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wrapper import procs
 from wrapper.train.autotrain import LogParser
 from wrapper.train.run import append_metrics, write_status
-
-PR_SET_PDEATHSIG = 1
-STOP_GRACE_S = 10.0
-
-
-def _set_pdeathsig() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -40,28 +30,6 @@ class Outcome:
     signal_name: str | None = None
     parser: LogParser = field(default_factory=LogParser)
     wall_s: float = 0.0
-
-
-def stop_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
-    """SIGTERM the child's process group, then SIGKILL what is left after `grace_s`."""
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        pgid = proc.pid
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                # the leader is gone; give the rest of the group a moment, then check
-                try:
-                    os.killpg(pgid, 0)
-                except ProcessLookupError:
-                    return
-            time.sleep(0.1)
 
 
 class _Progress:
@@ -126,20 +94,8 @@ def supervise(
     bar = _Progress(progress, parser.total_steps, desc)
     stop_signal: list[int] = []
 
-    proc = subprocess.Popen(
-        argv,
-        cwd=run_dir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=_set_pdeathsig,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        bufsize=1,
-    )
+    proc = procs.start(argv, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       die_with_parent=True, text=True, encoding="utf-8", errors="replace", bufsize=1)
     (run_dir / "pid").write_text(f"{proc.pid}\n")
     write_status(run_dir, pid=proc.pid)
 
@@ -158,40 +114,25 @@ def supervise(
     for t in threads:
         t.start()
 
-    def on_signal(signum, frame):
-        stop_signal.append(signum)
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            previous[sig] = signal.signal(sig, on_signal)
     try:
-        last_status = 0.0
-        last_step = -1
-        while proc.poll() is None:
-            if stop_signal:
-                break
-            time.sleep(0.2)
-            now = time.monotonic()
-            if now - last_status >= status_every_s and parser.last_step != last_step:
-                last_step = parser.last_step
-                last_status = now
-                write_status(run_dir, steps={"done": parser.last_step, "total": parser.total_steps})
-    except KeyboardInterrupt:  # handlers not installed (not the main thread)
-        stop_signal.append(signal.SIGINT)
+        with procs.interrupt_on((signal.SIGTERM, signal.SIGHUP)):
+            last_status = 0.0
+            last_step = -1
+            while proc.poll() is None:
+                time.sleep(0.2)
+                now = time.monotonic()
+                if now - last_status >= status_every_s and parser.last_step != last_step:
+                    last_step = parser.last_step
+                    last_status = now
+                    write_status(run_dir, steps={"done": parser.last_step, "total": parser.total_steps})
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through procs.interrupt_on
+        stop_signal.append(procs.signal_of(exc))
     finally:
-        if stop_signal or proc.poll() is None:
-            stop_group(proc)
-        else:
-            # the leader ended on its own; make sure no straggler of its group survives
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for t in threads:
-            t.join(timeout=10)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with procs.signals_ignored((signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
+            # stopped or not, no straggler of the child's group survives it
+            procs.stop_tree(proc, grace=procs.GRACE_SECONDS if stop_signal or proc.poll() is None else 0)
+            for t in threads:
+                t.join(timeout=10)
         bar.close(parser.last_step if not stop_signal else None)
         out_log.close()
         err_log.close()
