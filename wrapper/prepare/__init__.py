@@ -6,7 +6,8 @@
     report.summary()  # the short human summary (the CLI prints it)
 
 Modules: `options` (the schema), `readers` (bytes -> rows), `formats` (rows ->
-normalised per-query records, a registry keyed by `Format`), `records` (the
+normalised per-query records, a registry keyed by `Format`, over `columns`,
+`rows`, `squad` and `beir`), `records` (the
 collector and its row accounting), `split`, `mining`, `writers`, `manifest`,
 `core` (the pipeline).
 """
