@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
@@ -108,23 +109,7 @@ def stop_tree(
             pass
     if pgid == os.getpgrp():
         pgid = None
-    _signal_group(pgid, sig)
-    for p in tree:
-        try:
-            p.send_signal(sig)
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(tree, timeout=grace) if tree else ([], [])
-    if isinstance(proc, subprocess.Popen):
-        proc.poll()  # reap the leader so that a zombie does not keep its group "alive"
-    if alive or (pgid is not None and _group_alive(pgid)):
-        _signal_group(pgid, signal.SIGKILL)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=KILL_WAIT_SECONDS)
+    _terminate(tree, pgid, grace, sig, reap=proc.poll if isinstance(proc, subprocess.Popen) else None)
     if isinstance(proc, subprocess.Popen):
         try:
             return proc.wait(timeout=KILL_WAIT_SECONDS)
@@ -133,11 +118,59 @@ def stop_tree(
     return None
 
 
+def stop_pids(pids: Sequence[int], *, grace: float = GRACE_SECONDS, sig: int = signal.SIGTERM) -> None:
+    """Stop these processes (not their children): `sig`, `grace` s, then SIGKILL."""
+    import psutil
+
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    _terminate([p for p in found if _live(p)], None, grace, sig)
+
+
+def _terminate(tree: list, pgid: int | None, grace: float, sig: int, reap=None) -> None:
+    """`sig` to the group and each process, wait up to `grace` s, SIGKILL what is left."""
+    import psutil
+
+    _signal_group(pgid, sig)
+    for p in tree:
+        try:
+            p.send_signal(sig)
+        except psutil.Error:
+            pass
+    alive = _wait_gone(tree, pgid, grace, reap)
+    if alive or (pgid is not None and _group_alive(pgid)):
+        _signal_group(pgid, signal.SIGKILL)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        _wait_gone(alive, pgid, KILL_WAIT_SECONDS, reap)
+
+
+def _wait_gone(tree: list, pgid: int | None, timeout: float, reap=None) -> list:
+    """Wait until no process of `tree` is live and group `pgid` is empty (its zombies
+    reaped too); return the live ones. Reaps nothing itself but through `reap`
+    (Popen.poll, which keeps the exit code; psutil.wait_procs would take it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if reap is not None:
+            reap()
+        alive = [p for p in tree if _live(p)]
+        if (not alive and (pgid is None or not _group_alive(pgid))) or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
 def _live(p) -> bool:
     import psutil
 
     try:
-        return p.status() != psutil.STATUS_ZOMBIE
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
@@ -154,15 +187,24 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def check_port(host: str, port: int, flag: str = "--port") -> None:
-    """`InputError` naming `flag` when `port` is no TCP port or host:port is taken."""
+def check_port_number(port: int, *, where: str = "--port", flag: str = "--port") -> None:
+    """`InputError` at `where` unless 1 <= port <= 65535."""
     from wrapper.errors import InputError
 
     if not 1 <= int(port) <= 65535:
-        raise InputError.at(flag, f"{port} is not a TCP port", hint="use a number between 1024 and 65535")
+        raise InputError.at(where, f"{port} is not a TCP port", hint=f"use a number between 1024 and 65535, "
+                            f"e.g. {flag} {DEFAULT_SERVE_PORT}")
+
+
+def check_port(host: str, port: int, *, where: str = "--port", flag: str = "--port") -> None:
+    """`InputError` at `where` when `port` is no TCP port or host:port is taken; the hint
+    suggests `flag <port + 1>`."""
+    from wrapper.errors import InputError
+
+    check_port_number(port, where=where, flag=flag)
     if not port_free(host, port):
         raise InputError.at(
-            flag, f"{host}:{port} is already in use (or cannot be bound)",
+            where, f"{host}:{port} is already in use (or cannot be bound)",
             hint=f"pick another port, e.g. {flag} {port + 1}, or stop the other server",
         )
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from wrapper.procs import DEFAULT_LEADERBOARD_PORT
+
 
 @click.command("leaderboard")
-@click.option("--port", type=int, default=8501, show_default=True, help="port on 127.0.0.1")
+@click.option("--port", type=int, default=DEFAULT_LEADERBOARD_PORT, show_default=True, help="port on 127.0.0.1")
 @click.option("--results", "results", type=click.Path(file_okay=False), default=None,
               help="results folder (default: $AUTORERANK_RESULTS, else ./results)")
 @click.option("--runs", "runs", type=click.Path(file_okay=False), default=None,

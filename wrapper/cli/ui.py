@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import signal
-
 import click
+
+from wrapper import procs
 
 
 @click.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default=procs.LOCALHOST, show_default=True,
               help="Address to bind. Anything but 127.0.0.1 exposes the UI to your network.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to serve on.")
+@click.option("--port", default=procs.DEFAULT_UI_PORT, show_default=True, type=int, help="Port to serve on.")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Where AutoTrain puts the projects it trains (default: <runs>/ui, i.e. runs/ui).")
 @click.option("--offline/--online", "offline", default=None,
@@ -40,39 +40,30 @@ def ui(host, port, workdir, offline, autotrain_env, ready_timeout):
     from wrapper.errors import RunFailed
     from wrapper.train import ui as ui_lib
 
-    def _terminate(signum, frame):  # `kill <pid>` stops as cleanly as Ctrl-C
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, _terminate)
     server = None
     try:
-        server = ui_lib.start(host=host, port=port, workdir=workdir, offline=offline,
-                              autotrain_env=autotrain_env, ready_timeout=ready_timeout)
-        mode = (f"offline ({server.why}): no Hub, local user, push to Hub off" if server.offline
-                else f"online ({server.why}): AutoTrain as is")
-        click.echo(f"AutoTrain UI ({mode}): {server.url}")
-        click.echo(f"  projects: {server.workdir}")
-        click.echo(f"  log:      {server.log_path}")
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            click.echo(f"  warning: bound to {host}; anyone who can reach this machine can use it", err=True)
-        click.echo("  Ctrl-C to stop", err=True)
-        code = server.wait()
+        with procs.interrupt_on():  # `kill <pid>` (SIGTERM) stops as cleanly as Ctrl-C
+            server = ui_lib.start(host=host, port=port, workdir=workdir, offline=offline,
+                                  autotrain_env=autotrain_env, ready_timeout=ready_timeout)
+            mode = (f"offline ({server.why}): no Hub, local user, push to Hub off" if server.offline
+                    else f"online ({server.why}): AutoTrain as is")
+            click.echo(f"AutoTrain UI ({mode}): {server.url}")
+            click.echo(f"  projects: {server.workdir}")
+            click.echo(f"  log:      {server.log_path}")
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                click.echo(f"  warning: bound to {host}; anyone who can reach this machine can use it", err=True)
+            click.echo("  Ctrl-C to stop", err=True)
+            code = server.wait()
         raise RunFailed(
             f"AutoTrain's UI stopped on its own (exit code {code})\n  log: {server.log_path}\n"
             + "\n".join("  | " + line for line in ui_lib.log_tail(server.log_path).splitlines())
         )
     except KeyboardInterrupt:
-        if server is not None:
-            click.echo("stopping AutoTrain UI ...", err=True)
-            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)                  # not cut the cleanup short
-            try:
-                server.stop()
-            finally:
-                signal.signal(signal.SIGINT, previous_int)
-            click.echo("stopped", err=True)
-        else:
+        if server is None:
             click.echo("stopped before the UI answered", err=True)
+            return
+        click.echo("stopping AutoTrain UI ...", err=True)
+        with procs.signals_ignored():  # a second Ctrl-C must not cut the cleanup short
+            server.stop()
+        click.echo("stopped", err=True)
         # a server ended by Ctrl-C ended the normal way: exit code 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)

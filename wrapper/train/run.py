@@ -116,11 +116,9 @@ def reconcile(run_dir: Path) -> dict:
         return status
     pgid = status.get("pid")
     if pgid:
-        for pid in _group_members_in(pgid, run_dir):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        from wrapper.procs import stop_pids
+
+        stop_pids(_group_members_in(pgid, run_dir), grace=0, sig=signal.SIGKILL)
     pid_file = run_dir / "pid"
     if pid_file.exists():
         pid_file.unlink()

@@ -10,7 +10,7 @@ Two modes, chosen by `offline` (default, `decide_mode`: online when
            local user instead of token verification, no Hub repo check, push to Hub
            forced off) and serves the app; AutoTrain's installed files are untouched.
 
-The child runs in its own process group with the working folder (`runs/ui/` by
+The child runs in its own process group (`wrapper.procs.start`) with the working folder (`runs/ui/` by
 default) as its current directory: AutoTrain writes each project there as
 `./<project_name>/` (final model at the top), plus `autotrain.db`. Its stdout and
 stderr go to `<workdir>/autotrain.log` (offline; the file the UI's "Logs" panel
@@ -23,8 +23,6 @@ Library code: never prints, raises `InputError` / `RunFailed`.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -32,17 +30,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wrapper import settings
+from wrapper import procs, settings
 from wrapper.errors import InputError, RunFailed
 
 LAUNCHER = Path(__file__).with_name("autotrain_ui_offline.py")
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
+DEFAULT_HOST = procs.LOCALHOST
+DEFAULT_PORT = procs.DEFAULT_UI_PORT
 DEFAULT_READY_TIMEOUT = 180.0
 LOCAL_USER = "local"
-#: environment variables that must never reach an offline child (tokens)
-TOKEN_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
-OFFLINE_VARS = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 
 def default_workdir() -> Path:
@@ -104,16 +99,7 @@ def child_env(
     The bundled model's folder is offered in the UI's model list through
     AutoTrain's own `AUTOTRAIN_CUSTOM_MODELS` (kept if the user set it).
     """
-    env = dict(os.environ if base is None else base)
-    env["PATH"] = str(autotrain_env / "bin") + os.pathsep + env.get("PATH", "")
-    env["VIRTUAL_ENV"] = str(autotrain_env)
-    env.pop("PYTHONPATH", None)  # the main env's packages must not shadow AutoTrain's pins
-    env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if offline:
-        env.update(OFFLINE_VARS)
-        for var in TOKEN_VARS:
-            env.pop(var, None)
+    env = procs.child_env(base=base, venv=autotrain_env, offline=offline, drop_tokens=offline)
     bundled = _bundled_model_or_none()
     if bundled:
         custom = [m.strip() for m in env.get("AUTOTRAIN_CUSTOM_MODELS", "").split(",") if m.strip()]
@@ -144,22 +130,6 @@ def decide_mode(offline: bool | None, env: dict[str, str] | None = None) -> tupl
     if not settings.hub_reachable():
         return True, "Hugging Face Hub unreachable"
     return False, "Hub reachable, HF_TOKEN set"
-
-
-def check_port_free(host: str, port: int) -> None:
-    """InputError if something already listens on host:port (or it cannot be bound)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise InputError.at(
-                f"--host {host} --port {port}",
-                f"cannot listen there ({exc.strerror or exc})",
-                hint=f"another server (an earlier `autorerank ui`?) may be using port {port}: "
-                f"stop it or pass a free port, e.g. --port {port + 1}",
-            ) from None
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -235,42 +205,11 @@ class UIServer:
                 pass
         return live
 
-    def stop(self, grace: float = 10.0) -> int | None:
-        """Stop the server and every process it started: SIGTERM, then SIGKILL after `grace` s.
-
-        `autotrain app` (online mode) starts uvicorn in a session of its own, so the
-        descendants are collected first and signalled one by one as well as through
-        the child's process group. Returns the child's exit code.
-        """
-        import psutil
-
-        procs = self.processes()
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for proc in procs:
-            try:
-                proc.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
-        _, alive = psutil.wait_procs(procs, timeout=grace)
-        for proc in alive:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        if alive:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            psutil.wait_procs(alive, timeout=5)
-        try:
-            return self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            return None
+    def stop(self, grace: float = procs.GRACE_SECONDS) -> int | None:
+        """Stop the server and every process it started (`procs.stop_tree`: SIGTERM, then
+        SIGKILL after `grace` s; `autotrain app` starts uvicorn in a session of its own,
+        which the sweep of descendants reaches). Returns the child's exit code."""
+        return procs.stop_tree(self.process, grace=grace)
 
     def __enter__(self) -> "UIServer":
         return self
@@ -329,12 +268,11 @@ def start(
     without a token, `RunFailed` if the UI exits early or does
     not answer within `ready_timeout` seconds (with the tail of its log).
     """
-    if not 0 < int(port) < 65536:
-        raise InputError.at(f"--port {port}", "is not a TCP port", hint="use 1-65535, e.g. --port 8080")
+    procs.check_port_number(port, where=f"--host {host} --port {port}")
     env_dir = Path(settings.autotrain_env_dir(autotrain_env)).absolute()
     offline, why = decide_mode(offline)
     command = build_command(host=host, port=port, offline=offline, autotrain_env=env_dir, user=user)
-    check_port_free(host, port)
+    procs.check_port(host, port, where=f"--host {host} --port {port}")
 
     work = Path(workdir) if workdir else default_workdir()
     try:
@@ -346,26 +284,11 @@ def start(
     log_path = work / ("autotrain.log" if offline else "autotrain-app.log")
 
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=work,
-            env=child_env(offline=offline, autotrain_env=env_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us only; we stop the whole group
-        )
-    server = UIServer(
-        process=process,
-        url=url_for(host, port),
-        host=host,
-        port=port,
-        workdir=work,
-        log_path=log_path,
-        offline=offline,
-        command=command,
-        why=why,
-    )
+        # its own session: Ctrl-C reaches us only; we stop the whole tree
+        process = procs.start(command, cwd=work, env=child_env(offline=offline, autotrain_env=env_dir),
+                              stdout=log, stderr=subprocess.STDOUT)
+    server = UIServer(process=process, url=url_for(host, port), host=host, port=port, workdir=work,
+                      log_path=log_path, offline=offline, command=command, why=why)
     try:
         wait_until_ready(server, timeout=ready_timeout)
     except BaseException:
