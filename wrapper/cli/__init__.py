@@ -19,9 +19,11 @@ from wrapper.errors import AutoRerankError
 
 # Commands are registered by name -> "module:attribute" and imported on use.
 COMMANDS = {
+    "generate": "wrapper.cli.generate:generate",
     "prepare": "wrapper.cli.prepare:prepare",
     "config": "wrapper.cli.config:config",
     "train": "wrapper.cli.train:train",
+    "merge": "wrapper.cli.merge:merge",
     "ui": "wrapper.cli.ui:ui",
     "eval": "wrapper.cli.evaluate:eval_command",
     "leaderboard": "wrapper.cli.leaderboard:leaderboard",
@@ -56,9 +58,11 @@ def cli() -> None:
     """Fine-tune a reranker on your own data.
 
     \b
+    generate     documents -> training questions written by an LLM (then prepare)
     prepare      raw files -> data/<name>/ (validated triplets, mined negatives)
     config       data/<name>/ -> autotrain_configs/<name>.yml
     train        a config -> runs/<run-id>/ (AutoTrain or cross-encoder backend)
+    merge        a run + its base -> a mixed model in a new run (LM-Cocktail)
     ui           AutoTrain's web UI on 127.0.0.1:8080, offline-capable
     gate         judge a run against its base, in domain and in general
     eval         a run or checkpoint -> results/ (MTEB layout)
