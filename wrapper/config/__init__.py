@@ -2,7 +2,7 @@
 
 A config is AutoTrain's own YAML shape (Contract 2 in docs/ARCHITECTURE.md)::
 
-    task: st:triplet                 # or st:pair, st:qa, cross-encoder:{bce,mnrl,listwise}
+    task: st:triplet                 # or st:pair, st:qa, cross-encoder:{bce,mnrl,listwise}, flagembedding:reranker
     base_model: BAAI/bge-reranker-base
     project_name: sample-bge         # letters, digits, hyphens; <= 50 chars
     log: none
@@ -13,11 +13,15 @@ A config is AutoTrain's own YAML shape (Contract 2 in docs/ARCHITECTURE.md)::
     hub: {username: ${HF_USERNAME}, token: ${HF_TOKEN}, push_to_hub: true}   # optional
 
 `st:*` tasks run in AutoTrain; `cross-encoder:*` tasks run our sentence-transformers
-CrossEncoder backend (`wrapper.train.cross_encoder`). The dataset root is the parent
-of `data.path` (it holds `dataset.json`, `flagembedding/` and `eval/`).
+CrossEncoder backend (`wrapper.train.cross_encoder`); `flagembedding:reranker` runs
+FlagEmbedding's encoder-only reranker fine-tune (`wrapper.train.flagembedding`; its
+`data.path` is `data/<name>/flagembedding`, its params use FlagEmbedding's argument names).
+The dataset root is the parent of `data.path` (it holds `dataset.json`, `flagembedding/`
+and `eval/`).
 
 Modules: `schema` (the strict models, `parse_config`), `tokens` (token hygiene),
-`files` (data checks, `load_config`), `presets` (base-model presets), `render` (`render_config`).
+`files` (data checks, `load_config`), `presets` (base-model presets), `render` (`render_config`),
+`flagembedding` (the rules of flagembedding:reranker).
 
 Public API: `render_config(...)`, `load_config(path)`, `validate_config(config, source)`,
 `PRESETS`, `TASKS`.
@@ -32,23 +36,27 @@ from wrapper.config.schema import (
     AUTOTRAIN_TASKS,
     CROSS_ENCODER_LOSSES,
     CROSS_ENCODER_TASKS,
+    FLAGEMBEDDING_TASKS,
     PROJECT_NAME_RE,
     TASKS,
     AutoTrainParams,
     ColumnMapping,
     CrossEncoderParams,
     DataSection,
+    FlagEmbeddingParams,
     HubSection,
     TrainConfig,
     is_cross_encoder,
+    is_flagembedding,
+    params_class,
     parse_config,
 )
 from wrapper.config.tokens import TOKEN_LITERAL_RE, TOKEN_PLACEHOLDER
 
 __all__ = [
-    "AUTOTRAIN_TASKS", "CROSS_ENCODER_LOSSES", "CROSS_ENCODER_TASKS", "GENERIC_PRESET", "PRESETS",
+    "AUTOTRAIN_TASKS", "CROSS_ENCODER_LOSSES", "CROSS_ENCODER_TASKS", "FLAGEMBEDDING_TASKS", "GENERIC_PRESET", "PRESETS",
     "PROJECT_NAME_RE", "TASKS", "TOKEN_LITERAL_RE", "TOKEN_PLACEHOLDER", "AutoTrainParams", "ColumnMapping",
-    "CrossEncoderParams", "DataSection", "HubSection", "TrainConfig", "build_config", "default_base_model",
-    "is_cross_encoder", "load_config", "parse_config", "preset_for", "render_config", "resolve_data_path",
+    "CrossEncoderParams", "DataSection", "FlagEmbeddingParams", "HubSection", "TrainConfig", "build_config", "default_base_model",
+    "is_cross_encoder", "is_flagembedding", "load_config", "params_class", "parse_config", "preset_for", "render_config", "resolve_data_path",
     "split_file", "validate_config", "validate_files",
 ]

@@ -53,7 +53,8 @@ def validate_files(config: TrainConfig, source: object = "<config>", base: Path 
         raise InputError.at(
             source,
             f"data.path {config.data.path!r} is not a folder (resolved to {data_path})",
-            hint="point it at data/<name>/autotrain written by `autorerank prepare`",
+            hint="point it at data/<name>/autotrain (flagembedding:reranker: data/<name>/flagembedding) "
+                 "written by `autorerank prepare`",
         )
     mapping = config.data.column_mapping
     wanted = [c for c in (mapping.sentence1_column, mapping.sentence2_column,
@@ -79,6 +80,11 @@ def validate_files(config: TrainConfig, source: object = "<config>", base: Path 
                     column=column,
                     hint="fix data.column_mapping to name existing columns",
                 )
+    if config.is_flagembedding:
+        from wrapper.config.flagembedding import check_base_folder, check_train_file
+
+        check_base_folder(config.base_model, source)
+        check_train_file(config, data_path, source)
     if config.is_cross_encoder:
         root = data_path.parent
         train = root / "flagembedding" / "train.jsonl"

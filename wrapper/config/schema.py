@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wrapper.config.tokens import TOKEN_PLACEHOLDER, _reject_token_literals
 from wrapper.errors import InputError
@@ -14,13 +14,19 @@ from wrapper.errors import InputError
 AUTOTRAIN_TASKS = ("st:triplet", "st:pair", "st:qa")
 CROSS_ENCODER_LOSSES = ("bce", "mnrl", "listwise")
 CROSS_ENCODER_TASKS = tuple(f"cross-encoder:{loss}" for loss in CROSS_ENCODER_LOSSES)
-TASKS = AUTOTRAIN_TASKS + CROSS_ENCODER_TASKS
+#: FlagEmbedding's encoder-only reranker fine-tune (`wrapper.train.flagembedding`)
+FLAGEMBEDDING_TASKS = ("flagembedding:reranker",)
+TASKS = AUTOTRAIN_TASKS + CROSS_ENCODER_TASKS + FLAGEMBEDDING_TASKS
 
 PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,50}$")
 
 
 def is_cross_encoder(task: str) -> bool:
     return task.startswith("cross-encoder:")
+
+
+def is_flagembedding(task: str) -> bool:
+    return task.startswith("flagembedding:")
 
 
 
@@ -103,6 +109,41 @@ class CrossEncoderParams(_Strict):
     mixed_precision: Optional[Literal["fp16", "bf16"]] = None
 
 
+class FlagEmbeddingParams(_Strict):
+    """`params:` of `flagembedding:reranker`, in FlagEmbedding's own argument names (its CLI flags)."""
+
+    num_train_epochs: int = Field(1, ge=1)
+    max_steps: int = Field(-1, ge=-1)  # -1: run num_train_epochs; > 0 overrides them
+    learning_rate: float = Field(2e-5, gt=0)
+    per_device_train_batch_size: int = Field(8, ge=1)  # queries per device and step
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    train_group_size: int = Field(8, ge=2)  # 1 positive + (train_group_size - 1) negatives per query
+    query_max_len: int = Field(32, ge=4)
+    passage_max_len: int = Field(128, ge=8)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    lr_scheduler_type: str = "linear"
+    seed: int = 42
+    logging_steps: int = Field(-1, ge=-1)  # -1: about 20 logs per run
+    fp16: bool = False  # only on a CUDA GPU (checked when the run starts)
+    bf16: bool = False  # only on a GPU with bf16 (checked when the run starts)
+    distill: bool = False  # --knowledge_distillation: needs pos_scores/neg_scores in the train file
+
+    @model_validator(mode="after")
+    def _one_precision(self) -> "FlagEmbeddingParams":
+        if self.fp16 and self.bf16:
+            raise ValueError("fp16 and bf16 are both true; choose at most one")
+        return self
+
+
+def params_class(task: str) -> type[BaseModel]:
+    """The strict `params:` model of a task."""
+    if is_flagembedding(task):
+        return FlagEmbeddingParams
+    return CrossEncoderParams if is_cross_encoder(task) else AutoTrainParams
+
+
 class TrainConfig(_Strict):
     task: Literal[TASKS]  # type: ignore[valid-type]
     base_model: str
@@ -131,9 +172,13 @@ class TrainConfig(_Strict):
     def loss(self) -> str | None:
         return self.task.split(":", 1)[1] if self.is_cross_encoder else None
 
-    def params_model(self) -> AutoTrainParams | CrossEncoderParams:
-        cls = CrossEncoderParams if self.is_cross_encoder else AutoTrainParams
-        return cls(**self.params)
+    @property
+    def is_flagembedding(self) -> bool:
+        return is_flagembedding(self.task)
+
+    def params_model(self) -> Any:
+        """The validated params (AutoTrainParams, CrossEncoderParams or FlagEmbeddingParams)."""
+        return params_class(self.task)(**self.params)
 
     @property
     def dataset_root(self) -> Path:
@@ -182,17 +227,20 @@ def parse_config(raw: Any, source: object = "<config>") -> TrainConfig:
     """Validate a config dict against the strict schema (no file checks)."""
     if not isinstance(raw, dict):
         raise InputError.at(source, f"expected a YAML mapping at the top level, got {type(raw).__name__}")
+    from wrapper.config.flagembedding import check_task_and_base
+
+    check_task_and_base(raw, source)
     try:
         config = TrainConfig(**raw)
     except ValidationError as exc:
         raise _schema_error(source, exc) from None
-    params_cls = CrossEncoderParams if config.is_cross_encoder else AutoTrainParams
+    params_cls = params_class(config.task)
     try:
         params_cls(**config.params)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            key = "params." + ".".join(str(p) for p in err["loc"])
+            key = ".".join(["params", *(str(p) for p in err["loc"])])
             if err["type"] == "extra_forbidden":
                 problems.append(
                     f"unknown key {key!r} for task {config.task}; allowed keys: {_allowed_keys(params_cls)}"
@@ -203,7 +251,11 @@ def parse_config(raw: Any, source: object = "<config>") -> TrainConfig:
             source,
             "invalid config: " + "; ".join(problems),
             hint="AutoTrain tasks have no max_steps: use epochs" if any("max_steps" in p for p in problems)
-            and not config.is_cross_encoder else None,
+            and config.task in AUTOTRAIN_TASKS else None,
         ) from None
     _reject_token_literals(raw, source)
+    if config.is_flagembedding:
+        from wrapper.config.flagembedding import check_config
+
+        check_config(config, source)
     return config
