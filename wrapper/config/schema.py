@@ -107,6 +107,12 @@ class CrossEncoderParams(_Strict):
     eval_steps: int = Field(-1, ge=-1)  # -1: about 4 evaluations per run
     save_total_limit: int = Field(2, ge=1)
     mixed_precision: Optional[Literal["fp16", "bf16"]] = None
+    # distillation from the dataset's teacher scores (pos_scores/neg_scores; cross-encoder:mnrl only):
+    # kl = listwise KL to softmax(teacher / distill_temperature), margin-mse = MarginMSE on score margins
+    distill: Literal["none", "kl", "margin-mse"] = "none"
+    distill_weight: float = Field(1.0, ge=0)
+    label_weight: float = Field(1.0, ge=0)  # 0: distillation alone, no label loss
+    distill_temperature: float = Field(1.0, gt=0)
 
 
 class FlagEmbeddingParams(_Strict):
