@@ -268,7 +268,7 @@ def start(
     without a token, `RunFailed` if the UI exits early or does
     not answer within `ready_timeout` seconds (with the tail of its log).
     """
-    procs.check_port_number(port, where=f"--host {host} --port {port}")
+    procs.check_port(None, port, where=f"--host {host} --port {port}")
     env_dir = Path(settings.autotrain_env_dir(autotrain_env)).absolute()
     offline, why = decide_mode(offline)
     command = build_command(host=host, port=port, offline=offline, autotrain_env=env_dir, user=user)
