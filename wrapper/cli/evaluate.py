@@ -15,6 +15,7 @@ Examples:
   autorerank eval BAAI/bge-reranker-base --tasks MIRACLReranking:zho
   autorerank eval bundled --tasks T2RerankingZh2En --t2-crosslingual ~/t2-jsonl
   autorerank eval --list-tasks
+  autorerank eval --llm-reranker --llm-base-url http://127.0.0.1:11434/v1 --llm-model qwen2.5:7b --dataset data/sample
 """
 
 
@@ -53,8 +54,20 @@ def _list_tasks() -> str:
 @click.option("--t2-crosslingual", type=click.Path(path_type=Path), default=None,
               help="Folder with T2RerankingZh2En.jsonl / T2RerankingEn2Zh.jsonl (query/positive/negative).")
 @click.option("--list-tasks", is_flag=True, help="List the tasks and groups, then exit.")
+@click.option("--llm-reranker", is_flag=True,
+              help="Evaluate an LLM as a listwise reranker (RankGPT) instead of MODEL; needs --llm-base-url, --llm-model.")
+@click.option("--llm-base-url", envvar="AUTORERANK_LLM_BASE_URL", show_envvar=True,
+              help="OpenAI-compatible endpoint (e.g. http://127.0.0.1:11434/v1); key from $AUTORERANK_LLM_API_KEY.")
+@click.option("--llm-model", envvar="AUTORERANK_LLM_MODEL", show_envvar=True, help="Model the endpoint serves.")
+@click.option("--llm-window", type=int, default=20, show_default=True, help="RankGPT sliding window (passages).")
+@click.option("--llm-step", type=int, default=10, show_default=True, help="RankGPT window step.")
+@click.option("--llm-concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Queries reranked at once.")
+@click.option("--llm-cache", type=click.Path(path_type=Path, dir_okay=False),
+              help="Answer cache [default: $AUTORERANK_LLM_CACHE or .autorerank/llm-cache.sqlite].")
 def eval_command(model, datasets, tasks, splits, results, runs, overwrite, no_base, batch_size, mteb_data,
-                 t2_crosslingual, list_tasks):
+                 t2_crosslingual, list_tasks, llm_reranker, llm_base_url, llm_model, llm_window, llm_step,
+                 llm_concurrency, llm_cache):
     """Evaluate MODEL (a run id, a checkpoint folder, `bundled` or a Hub id) with MTEB.
 
     Bi-encoders and cross-encoders are detected. A run's base model is evaluated
@@ -63,6 +76,10 @@ def eval_command(model, datasets, tasks, splits, results, runs, overwrite, no_ba
     """
     if list_tasks:
         click.echo(_list_tasks())
+        return
+    if llm_reranker:
+        _eval_llm(datasets, tasks, splits, results, overwrite, mteb_data, t2_crosslingual, llm_base_url, llm_model,
+                  llm_window, llm_step, llm_concurrency, llm_cache)
         return
     if not model:
         raise click.UsageError("missing MODEL (a run id, a checkpoint folder, `bundled` or a Hub id)")
@@ -86,3 +103,19 @@ def eval_command(model, datasets, tasks, splits, results, runs, overwrite, no_ba
     cached = len(report.rows) - done
     click.echo(f"\n{done} evaluated, {cached} already in {report.results_dir} (use --overwrite to redo)"
                if cached else f"\n{done} evaluated; results in {report.results_dir}")
+
+
+def _eval_llm(datasets, tasks, splits, results, overwrite, mteb_data, t2_crosslingual, base_url, model, window, step,
+              concurrency, cache) -> None:
+    if not base_url or not model:
+        raise click.UsageError("--llm-reranker needs --llm-base-url and --llm-model")
+    from wrapper.evaluate.llm_reranker import evaluate_llm
+
+    report = evaluate_llm(base_url, model, datasets=list(datasets) or None, tasks=list(tasks) or None,
+                          splits=list(splits) or None, results=results, overwrite=overwrite, window=window, step=step,
+                          concurrency=concurrency, cache=cache, mteb_data=mteb_data, t2_crosslingual=t2_crosslingual)
+    click.echo(report.table())
+    usage, perms = report.llm_usage, report.permutations
+    click.echo(f"\nLLM: {usage['calls']} calls answered, {usage['cache_hits']} from cache, {usage['retries']} retries; "
+               f"{usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens; "
+               f"{perms['answers_repaired']} of {perms['windows']} permutations repaired; results in {report.results_dir}")

@@ -26,7 +26,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,15 +113,6 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.stem + ".manifest.json")
 
 
-def _public_url(url: str) -> str:
-    """The base URL without credentials or query string (never written with a secret in it)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -136,7 +126,7 @@ def generate(sources: list[Path], out: Path, options: GenerateOptions, *, progre
     from wrapper.generate.chunking import chunk_documents
     from wrapper.generate.documents import read_documents
     from wrapper.generate.questions import QuestionFilter, build_prompt, load_template
-    from wrapper.llm import CallFailed, CompletionCache, LLMClient, LLMSettings, default_cache_path
+    from wrapper.llm import CallFailed, CompletionCache, LLMClient, LLMSettings, default_cache_path, public_url
 
     started = time.perf_counter()
     out = Path(out)
@@ -162,7 +152,7 @@ def generate(sources: list[Path], out: Path, options: GenerateOptions, *, progre
         "format_version": 1,
         "kind": "generated-positives",
         "sources": read.files,
-        "llm": {"base_url": _public_url(options.llm_base_url), "model": options.llm_model},
+        "llm": {"base_url": public_url(options.llm_base_url), "model": options.llm_model},
         "options": options.model_dump(mode="json", exclude={"llm_base_url", "dry_run"}),
         "documents": {"read": len(read.documents), "skipped_by_reason": dict(read.skipped)},
         "chunks": {"total": len(chunks), "by_language": dict(Counter(c.lang for c in chunks)),

@@ -12,7 +12,9 @@ print(client.usage.as_dict())
 """
 
 from wrapper.llm.cache import ENV_CACHE, CompletionCache, default_cache_path, request_key
-from wrapper.llm.client import KEY_ENV_VARS, CallFailed, LLMClient, LLMSettings, Reply, Usage, api_key_from_env
+from wrapper.llm.client import (
+    KEY_ENV_VARS, CallFailed, LLMClient, LLMSettings, Reply, Usage, api_key_from_env, public_url,
+)
 
 __all__ = ["ENV_CACHE", "KEY_ENV_VARS", "default_cache_path", "CallFailed", "CompletionCache", "LLMClient", "LLMSettings", "Reply", "Usage",
-           "api_key_from_env", "request_key"]
+           "api_key_from_env", "public_url", "request_key"]

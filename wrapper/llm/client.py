@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 from wrapper.errors import InputError, RunFailed
 from wrapper.llm.cache import CompletionCache, request_key
@@ -39,6 +40,15 @@ def api_key_from_env() -> str | None:
         if value:
             return value
     return None
+
+
+def public_url(url: str) -> str:
+    """The base URL without credentials or query string (never written with a secret in it)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
