@@ -397,3 +397,22 @@ def test_a_running_run_whose_wrapper_is_gone_is_shown_interrupted(tmp_path):
     assert loaded.runs["killed-run"].status["state"] == "interrupted"
     # display only: the file itself is left for `wrapper.train.reconcile`
     assert _json.loads((run / "status.json").read_text())["state"] == "running"
+
+
+def test_a_forgot_gate_is_coloured_as_a_failure_with_both_deltas_and_intervals():
+    label = tables.gate_label("forgot")
+    assert label == "⚠ forgot"
+    assert tables.RED in tables.gate_colour(label)
+    # its in-domain gain is real but it is not shown as a success
+    assert tables.delta_colour(0.1, "forgot") == f"color: {tables.GREY}"
+    gate = {"verdict": "forgot", "delta": 0.254, "ci": [0.21, 0.30],
+            "general": [{"name": "general-en-zh", "delta": -0.004, "ci": [-0.02, 0.01], "verdict": "kept"},
+                        {"name": "scifact-dev", "delta": -0.258, "ci": [-0.31, -0.2], "verdict": "forgot"},
+                        {"name": "T2Reranking", "delta": None, "verdict": "inconclusive"}]}
+    summary = tables.gate_summary(gate)
+    assert summary["In-domain Δ [95% CI]"] == "+0.2540 [+0.2100, +0.3000]"
+    assert summary["General Δ [95% CI]"] == ("scifact-dev: -0.2580 [-0.3100, -0.2000] forgot; "
+                                            "general-en-zh: -0.0040 [-0.0200, +0.0100] kept; T2Reranking: inconclusive")
+    # a verdict stored before the general check existed says so; no verdict shows nothing
+    assert tables.gate_summary({"verdict": "improved", "delta": 0.1})["General Δ [95% CI]"] == "not checked"
+    assert tables.gate_summary(None) == {"In-domain Δ [95% CI]": "", "General Δ [95% CI]": ""}

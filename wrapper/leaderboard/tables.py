@@ -19,13 +19,14 @@ if TYPE_CHECKING:
 #: gate verdict -> (label shown, is it a success)
 VERDICTS: dict[str, tuple[str, bool]] = {
     "improved": ("▲ improved", True),
+    "forgot": ("⚠ forgot", False),
     "no_better": ("= no better", False),
     "regressed": ("▼ regressed", False),
     "collapsed": ("✖ collapsed", False),
     "inconclusive": ("? inconclusive", False),
 }
 NOT_GATED = "· not gated"
-BAD_VERDICTS = frozenset({"regressed", "collapsed"})
+BAD_VERDICTS = frozenset({"regressed", "collapsed", "forgot"})
 #: verdicts under which a positive delta is not shown as a gain
 UNTRUSTED_VERDICTS = BAD_VERDICTS | {"inconclusive"}
 
@@ -306,11 +307,35 @@ def gate_colour(label: str) -> str:
         return ""
     if label == VERDICTS["improved"][0]:
         return f"background-color: {GREEN_BG}; color: {GREEN}"
-    if label in (VERDICTS["regressed"][0], VERDICTS["collapsed"][0]):
+    if label in (VERDICTS["regressed"][0], VERDICTS["collapsed"][0], VERDICTS["forgot"][0]):
         return f"background-color: {RED_BG}; color: {RED}; font-weight: 600"
     if label == VERDICTS["no_better"][0]:
         return f"background-color: {AMBER_BG}; color: {AMBER}"
     return f"color: {GREY}"
+
+
+def _fmt_delta(delta: Any, ci: Any) -> str:
+    if not isinstance(delta, (int, float)):
+        return ""
+    text = f"{delta:+.4f}"
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(x, (int, float)) for x in ci):
+        text += f" [{ci[0]:+.4f}, {ci[1]:+.4f}]"
+    return text
+
+
+def gate_summary(gate: Mapping[str, Any] | None) -> dict[str, str]:
+    """A stored gate verdict as display strings: in-domain Δ and the general sets' Δ, each with its
+    95% interval, side by side (pure; the worst general set first)."""
+    gate = gate or {}
+    general = [g for g in gate.get("general") or [] if isinstance(g, Mapping)]
+    scored = sorted((g for g in general if isinstance(g.get("delta"), (int, float))), key=lambda g: g["delta"])
+    rest = [g for g in general if not isinstance(g.get("delta"), (int, float))]
+    parts = [f"{g.get('name')}: {_fmt_delta(g['delta'], g.get('ci'))} {g.get('verdict', '')}".strip() for g in scored]
+    parts += [f"{g.get('name')}: {g.get('verdict', '?')}" for g in rest]
+    return {
+        "In-domain Δ [95% CI]": _fmt_delta(gate.get("delta"), gate.get("ci")),
+        "General Δ [95% CI]": "; ".join(parts) if parts else ("not checked" if gate else ""),
+    }
 
 
 def _label_to_verdict(label: str) -> str | None:

@@ -277,6 +277,7 @@ def page_compare() -> None:
         gates.append({
             "Model": model, "Gate": tables.gate_label(gate.get("verdict") if gate else None),
             "Gate metric": gate.get("metric", ""), "Base": gate.get("base"), "Fine-tuned": gate.get("fine_tuned"),
+            **tables.gate_summary(gate),
             "Spread": gate.get("spread"), "Advice": gate.get("advice", "" if run else "no run folder found for this model"),
         })
     st.subheader("Regression gate (from each run's status.json)")
@@ -342,8 +343,11 @@ def page_model() -> None:
             value = gate.get(key)
             return format(value, fmt) if isinstance(value, (int, float)) else "?"
 
+        summary = tables.gate_summary(gate)
         text = (f"**Gate: {tables.gate_label(verdict)}** on `{gate.get('metric')}`: base {num('base')} → "
-                f"fine-tuned {num('fine_tuned')} (Δ {num('delta', '+.4f')}, score spread {num('spread')}).  \n"
+                f"fine-tuned {num('fine_tuned')} (Δ [95% CI] {summary['In-domain Δ [95% CI]']}, "
+                f"score spread {num('spread')}).  \n"
+                f"General domain: {summary['General Δ [95% CI]']}.  \n"
                 f"{gate.get('advice') or ''}")
         (st.success if verdict == "improved" else st.error if verdict in tables.BAD_VERDICTS else st.warning)(text)
     facts = {k: status.get(k) for k in ("run_id", "state", "backend", "task", "kind", "base_model", "dataset",
