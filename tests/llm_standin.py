@@ -80,12 +80,13 @@ class StandIn:
     """The stand-in server; use as a context manager (`with StandIn() as llm: llm.url`)."""
 
     def __init__(self, *, faults: list[str] | None = None, always: str | None = None, api_key: str | None = None,
-                 delay_s: float = 0.0, timeout_sleep_s: float = 2.0):
+                 delay_s: float = 0.0, timeout_sleep_s: float = 2.0, retry_after: str = "0"):
         self.faults = list(faults or [])
         self.always = always
         self.api_key = api_key
         self.delay_s = delay_s
         self.timeout_sleep_s = timeout_sleep_s
+        self.retry_after = retry_after
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -158,7 +159,7 @@ class StandIn:
         except json.JSONDecodeError:
             record["status"] = 400
             return 400, {"error": {"message": "body is not JSON"}}, {}
-        if not path.rstrip("/").endswith("/chat/completions"):
+        if path.rstrip("/") != "/v1/chat/completions":
             record["status"] = 404
             return 404, {"error": {"message": f"no route {path}"}}, {}
         fault = self._next_fault()
@@ -170,7 +171,7 @@ class StandIn:
             return 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}, {}
         if fault in ("429", "500"):
             record["status"] = int(fault)
-            return int(fault), {"error": {"message": "stand-in fault"}}, {"Retry-After": "0"} if fault == "429" else {}
+            return int(fault), {"error": {"message": "stand-in fault"}}, {"Retry-After": self.retry_after} if fault == "429" else {}
         if fault == "timeout":
             time.sleep(self.timeout_sleep_s)
         if fault == "malformed_json":
