@@ -97,3 +97,62 @@ def test_a_crashing_backend_is_failed_with_the_exception_line(dataset):
         train_run(config, run_id="crash", progress=False)
     status = read_json(_runs() / "crash" / "status.json")
     assert status["state"] == "failed" and status["exit_code"] == 1 and status["model"] is None
+
+
+# A CLI whose SIGINT raises KeyboardInterrupt even when pytest runs as a background job
+# (a shell's background jobs ignore SIGINT and children inherit that; a terminal's do not).
+CLI = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+       "from wrapper.cli import main; main(sys.argv[1:])")
+
+
+def _processes_in(folder: Path) -> list:
+    import psutil
+
+    left = []
+    for proc in psutil.process_iter(["cwd", "status"]):
+        cwd = proc.info.get("cwd")
+        if cwd and (cwd == str(folder) or cwd.startswith(str(folder) + os.sep)) \
+                and proc.info.get("status") != psutil.STATUS_ZOMBIE:
+            left.append(proc)
+    return left
+
+
+@pytest.mark.parametrize("sig, num_processes", [("SIGINT", 1), ("SIGTERM", 2)])
+def test_an_interrupted_run_is_interrupted_and_leaves_no_process(dataset, sig, num_processes):
+    """Ctrl-C (one process) or SIGTERM (torchrun with two workers) to `autorerank train`
+    mid-training: exit 130, status "interrupted" with the signal, no process left in the run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = render_config(dataset, base_model="bundled", name=f"tiny-stop-{num_processes}",
+                           task="cross-encoder:bce", max_steps=5000, batch_size=4, max_seq_length=32,
+                           eval_steps=5000, logging_steps=1)
+    run_dir = _runs() / f"stop-{num_processes}"
+    cli = subprocess.Popen([sys.executable, "-c", CLI, "train", str(config), "--run-id", run_dir.name,
+                            "--no-gate", "--no-progress", "--num-processes", str(num_processes)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "metrics.jsonl").exists():  # training steps are being logged
+            assert cli.poll() is None, cli.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "training never started"
+            time.sleep(0.2)
+        child = read_json(run_dir / "status.json")["pid"]
+        assert child and _processes_in(run_dir)
+        cli.send_signal(getattr(signal, sig))
+        _, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, err[-3000:]
+    assert "interrupted" in err and "Traceback" not in err
+    status = read_json(run_dir / "status.json")
+    assert status["state"] == "interrupted" and status["cause"] == f"stopped by {sig}"
+    assert status["num_processes"] == num_processes and status["pid"] is None
+    assert 1 <= status["steps"]["done"] < 5000
+    assert not (run_dir / "pid").exists()
+    assert not _processes_in(run_dir), "a training process outlived the run"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child, 0)
