@@ -104,6 +104,10 @@ def test_jsonl_reader_is_strict_and_names_the_line(tmp_path):
     with pytest.raises(InputError, match=r"t.jsonl, line 4: not valid JSON"):
         D.read_jsonl(path)
     assert [n for n, _ in zip(range(2), D.iter_jsonl(path))] == [0, 1]
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"a": "ok"}\n{"a": "caf\u00e9"}\n'.encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.jsonl, line 2: not UTF-8 text \(byte 11 of the line\)"):
+        D.read_jsonl(latin)
     with pytest.raises(InputError, match=r"missing.jsonl: file not found"):
         D.read_jsonl(tmp_path / "missing.jsonl")
 

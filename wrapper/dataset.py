@@ -60,8 +60,13 @@ def iter_jsonl(path: str | os.PathLike, *, hint: str | None = None) -> Iterator[
     path = Path(path)
     if not path.is_file():
         raise InputError.at(path, "file not found", hint=hint or PREPARE_HINT)
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line_no, line in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError.at(path, f"not UTF-8 text (byte {exc.start + 1} of the line)", line=line_no,
+                                    hint="save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
