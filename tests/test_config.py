@@ -333,3 +333,105 @@ def test_an_evaluation_only_dataset_cannot_be_trained_on(tmp_path):
     (ds / "dataset.json").write_text(_json.dumps({"name": "dev", "eval_only": True, "has_negatives": True}))
     with pytest.raises(InputError, match="evaluation-only dataset"):
         render_config(ds, base_model="bundled", name="x", out_dir=tmp_path / "cfg")
+
+
+# ------------------------------------------------------------ flagembedding:reranker
+
+
+def test_flagembedding_config_has_autotrains_shape_and_flagembeddings_params(dataset):
+    path = render_config(dataset, base_model="bundled", name="fe", task="flagembedding:reranker",
+                         epochs=2, lr=3e-5, batch_size=4, max_steps=7, train_group_size=3)
+    raw = _load(path)
+    assert list(raw) == ["task", "base_model", "project_name", "log", "backend", "data", "params"]
+    assert raw["data"]["path"].endswith("tiny/flagembedding") and raw["data"]["train_split"] == "train"
+    assert raw["data"]["valid_split"] is None  # FlagEmbedding does not evaluate; the gate does afterwards
+    assert raw["data"]["column_mapping"] == {"sentence1_column": "query", "sentence2_column": "pos",
+                                             "sentence3_column": "neg"}
+    params = raw["params"]
+    # the generic flags land on FlagEmbedding's own argument names
+    assert (params["num_train_epochs"], params["learning_rate"], params["per_device_train_batch_size"],
+            params["max_steps"], params["train_group_size"]) == (2, 3e-5, 4, 7, 3)
+    assert "lr" not in params and "epochs" not in params and "max_seq_length" not in params
+    assert not params.get("fp16") and not params.get("bf16")  # this machine has no GPU
+    config = load_config(path)
+    assert config.is_flagembedding and config.params_model().query_max_len == 32
+    assert "FlagEmbedding.finetune.reranker.encoder_only.base" in path.read_text()
+
+
+def test_flagembedding_params_are_strict_with_the_allowed_list(dataset):
+    raw = _load(render_config(dataset, base_model="bundled", name="fe", task="flagembedding:reranker"))
+    raw["params"]["max_seq_length"] = 128
+    with pytest.raises(InputError, match=r"unknown key 'params.max_seq_length' for task flagembedding:reranker; "
+                                         r"allowed keys: num_train_epochs, .*query_max_len, passage_max_len"):
+        parse_config(raw)
+    del raw["params"]["max_seq_length"]
+    raw["params"].update(fp16=True, bf16=True)
+    with pytest.raises(InputError, match="fp16 and bf16 are both true"):
+        parse_config(raw)
+    raw["params"].update(fp16=False, bf16=False, train_group_size=1)
+    with pytest.raises(InputError, match=r"params.train_group_size: .*greater than or equal to 2"):
+        parse_config(raw)
+    raw["params"]["train_group_size"] = 4
+    raw["data"]["valid_split"] = "validation"
+    with pytest.raises(InputError, match="(?s)FlagEmbedding does not evaluate during training.*valid_split: null"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize("task", ["flagembedding:layerwise", "flagembedding:decoder-only", "flagembedding:llm"])
+def test_decoder_only_and_layerwise_tasks_are_rejected_naming_what_works(dataset, task, run_cli):
+    with pytest.raises(InputError, match=r"decoder-only \(LLM\) and layerwise rerankers are not supported; "
+                                         r"the supported task is flagembedding:reranker"):
+        render_config(dataset, base_model="bundled", name="fe", task=task)
+    raw = _load(render_config(dataset, base_model="bundled", name="fe", task="flagembedding:reranker"))
+    raw["task"] = task
+    with pytest.raises(InputError, match="the supported task is flagembedding:reranker"):
+        parse_config(raw)
+    code, _, err = run_cli("config", dataset, "--base-model", "bundled", "--task", task)
+    assert code != 0 and "flagembedding:reranker" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("base", ["BAAI/bge-reranker-v2-gemma", "BAAI/bge-reranker-v2-minicpm-layerwise"])
+def test_decoder_only_base_models_are_rejected_by_name(dataset, base):
+    with pytest.raises(InputError, match=r"looks like a decoder-only or layerwise reranker.*flagembedding:reranker"):
+        render_config(dataset, base_model=base, name="fe", task="flagembedding:reranker")
+
+
+def test_a_local_causal_lm_folder_is_rejected_as_a_base(dataset, tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}))
+    with pytest.raises(InputError, match=r"is a decoder-only model \(qwen2\)"):
+        render_config(dataset, base_model=str(folder), name="fe", task="flagembedding:reranker")
+
+
+def test_flagembedding_refuses_a_hub_push_and_a_dataset_without_negatives(dataset, isolated_home):
+    with pytest.raises(InputError, match="hub.push_to_hub is not supported for flagembedding:reranker"):
+        render_config(dataset, base_model="bundled", name="fe", task="flagembedding:reranker", hub_username="al")
+    pairs = write_tiny_dataset(Path("data") / "pairs", has_negatives=False)
+    with pytest.raises(InputError, match="flagembedding:reranker needs negatives"):
+        render_config(pairs, base_model="bundled", name="fe", task="flagembedding:reranker")
+
+
+def test_distill_needs_teacher_scores_in_the_train_file(dataset):
+    with pytest.raises(InputError, match=r"train.jsonl, line 1: params.distill is true but this record has no "
+                                         r"\"pos_scores\""):
+        render_config(dataset, base_model="bundled", name="fe", task="flagembedding:reranker", distill=True)
+    train = dataset / "flagembedding" / "train.jsonl"
+    records = [json.loads(line) for line in train.read_text().splitlines()]
+    with open(train, "w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps({**r, "pos_scores": [3.0], "neg_scores": [-1.0] * len(r["neg"])}) + "\n")
+    path = render_config(dataset, base_model="bundled", name="fe", task="flagembedding:reranker", distill=True)
+    assert load_config(path).params_model().distill is True
+
+
+def test_cli_max_seq_length_for_flagembedding_points_at_its_own_lengths(dataset, run_cli):
+    code, _, err = run_cli("config", dataset, "--base-model", "bundled", "--task", "flagembedding:reranker",
+                           "--max-seq-length", "64")
+    assert code != 0 and "--param query_max_len=N --param passage_max_len=N" in err
+    code, out, err = run_cli("config", dataset, "--base-model", "bundled", "--task", "flagembedding:reranker",
+                             "--param", "lr=5e-5", "--param", "passage_max_len=64")
+    assert code == 0, err
+    params = _load(Path(out.strip()))["params"]
+    assert params["learning_rate"] == 5e-5 and params["passage_max_len"] == 64
+    assert out.strip().endswith("tiny-minilm-flagembedding.yml")

@@ -56,7 +56,13 @@ def config(dataset_dir, base_model, name, task, epochs, lr, batch_size, max_step
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InputError.at("--param", f"expected KEY=VALUE, got {item!r}")
-        params[key.strip()] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 5e-5 (no dot) as a string
+            try:
+                parsed = float(parsed) if parsed.strip().lower() not in ("nan", "inf", "-inf", "infinity") else parsed
+            except ValueError:
+                pass
+        params[key.strip()] = parsed
     named = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "max_steps": max_steps}
     for key in list(params):
         if key in named:  # --param lr=... is the same as --lr ...; the flag wins

@@ -17,21 +17,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         # a real cross-encoder checkpoint: its head is trained, so a small lr keeps it
         "cross-encoder": {"epochs": 1, "lr": 2e-5, "batch_size": 16, "max_seq_length": 512, "warmup_ratio": 0.1},
         "flagembedding": {"num_train_epochs": 1, "learning_rate": 2e-5, "per_device_train_batch_size": 8,
-                          "train_group_size": 8, "query_max_len": 64, "passage_max_len": 256, "warmup_ratio": 0.1},
+                          "train_group_size": 8, "query_max_len": 64, "passage_max_len": 256, "warmup_steps": 0.1},
     },
     "BAAI/bge-reranker-large": {
         "slug": "bge-large",
         "st": {"epochs": 1, "lr": 1e-5, "batch_size": 8, "max_seq_length": 512, "warmup_ratio": 0.1},
         "cross-encoder": {"epochs": 1, "lr": 1e-5, "batch_size": 8, "max_seq_length": 512, "warmup_ratio": 0.1},
         "flagembedding": {"num_train_epochs": 1, "learning_rate": 1e-5, "per_device_train_batch_size": 4,
-                          "train_group_size": 8, "query_max_len": 64, "passage_max_len": 256, "warmup_ratio": 0.1},
+                          "train_group_size": 8, "query_max_len": 64, "passage_max_len": 256, "warmup_steps": 0.1},
     },
     "maidalun1020/bce-reranker-base_v1": {
         "slug": "bce-base",
         "st": {"epochs": 1, "lr": 2e-5, "batch_size": 16, "max_seq_length": 512, "warmup_ratio": 0.1},
         "cross-encoder": {"epochs": 1, "lr": 2e-5, "batch_size": 16, "max_seq_length": 512, "warmup_ratio": 0.1},
         "flagembedding": {"num_train_epochs": 1, "learning_rate": 2e-5, "per_device_train_batch_size": 8,
-                          "train_group_size": 8, "query_max_len": 64, "passage_max_len": 256, "warmup_ratio": 0.1},
+                          "train_group_size": 8, "query_max_len": 64, "passage_max_len": 256, "warmup_steps": 0.1},
     },
     "bundled": {
         "slug": "minilm",
@@ -41,7 +41,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cross-encoder": {"epochs": 1, "lr": 1e-4, "batch_size": 16, "max_seq_length": 128, "warmup_ratio": 0.1},
         # a fresh one-logit head, as for cross-encoder: lr 1e-4; 4 passages per query keep CPU steps short
         "flagembedding": {"num_train_epochs": 1, "learning_rate": 1e-4, "per_device_train_batch_size": 8,
-                          "train_group_size": 4, "query_max_len": 32, "passage_max_len": 96, "warmup_ratio": 0.1},
+                          "train_group_size": 4, "query_max_len": 32, "passage_max_len": 96, "warmup_steps": 0.1},
     },
 }
 #: Params for any other Hub id or local folder.
@@ -50,7 +50,7 @@ GENERIC_PRESET: dict[str, Any] = {
     "st": {"epochs": 1, "lr": 2e-5, "batch_size": 16, "max_seq_length": 256, "warmup_ratio": 0.1},
     "cross-encoder": {"epochs": 1, "lr": 5e-5, "batch_size": 16, "max_seq_length": 256, "warmup_ratio": 0.1},
     "flagembedding": {"num_train_epochs": 1, "learning_rate": 5e-5, "per_device_train_batch_size": 8,
-                      "train_group_size": 8, "query_max_len": 64, "passage_max_len": 192, "warmup_ratio": 0.1},
+                      "train_group_size": 8, "query_max_len": 64, "passage_max_len": 192, "warmup_steps": 0.1},
 }
 
 

@@ -126,7 +126,7 @@ class FlagEmbeddingParams(_Strict):
     train_group_size: int = Field(8, ge=2)  # 1 positive + (train_group_size - 1) negatives per query
     query_max_len: int = Field(32, ge=4)
     passage_max_len: int = Field(128, ge=8)
-    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    warmup_steps: float = Field(0.1, ge=0)  # < 1: a ratio of all steps; >= 1: a number of steps
     weight_decay: float = Field(0.01, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     lr_scheduler_type: str = "linear"
@@ -138,6 +138,8 @@ class FlagEmbeddingParams(_Strict):
 
     @model_validator(mode="after")
     def _one_precision(self) -> "FlagEmbeddingParams":
+        if self.warmup_steps >= 1 and self.warmup_steps != int(self.warmup_steps):
+            raise ValueError(f"warmup_steps {self.warmup_steps} is neither a ratio below 1 nor a whole number of steps")
         if self.fp16 and self.bf16:
             raise ValueError("fp16 and bf16 are both true; choose at most one")
         return self

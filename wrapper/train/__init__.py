@@ -61,6 +61,8 @@ BACKENDS: dict[str, Backend] = {
                          single_process_why="runs in AutoTrain, which launches on every visible GPU by itself"),
     "cross-encoder": Backend(tasks=("cross-encoder:",), build="wrapper.train:cross_encoder_command",
                              kind="cross-encoder"),
+    "flagembedding": Backend(tasks=("flagembedding:",), build="wrapper.train.flagembedding:command",
+                             kind="cross-encoder"),
 }
 
 
@@ -101,6 +103,7 @@ class Command:
     total_steps: int | None = None
     epochs: int | None = None
     extra_status: dict = field(default_factory=dict)
+    parser: Any = None  # a LogParser for the child's lines; None: autotrain.LogParser(total_steps, epochs)
 
 
 def _dataset_dir_for_status(data_path: Path) -> str:
@@ -296,7 +299,7 @@ def train_run(
                   autotrain_env=autotrain_env, launcher=launcher)
     cmd = build_command(run)
     _start_status(run, cmd)
-    parser = LogParser(total_steps=cmd.total_steps, epochs=cmd.epochs)
+    parser = cmd.parser or LogParser(total_steps=cmd.total_steps, epochs=cmd.epochs)
     try:
         outcome = supervise(cmd.argv, run_dir=run.run_dir, env=cmd.env, parser=parser, progress=progress,
                             desc=run.config.task)
