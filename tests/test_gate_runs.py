@@ -18,8 +18,6 @@ from test_evaluate import write_dataset, write_fake_mteb_repo, write_run
 
 from wrapper.gate import check_run
 
-pytestmark = pytest.mark.slow
-
 
 def _pool(sample_data: Path, n_queries: int = 24) -> tuple[list[str], list[str]]:
     queries: list[str] = []
@@ -81,6 +79,7 @@ def _run(home: Path, run_id: str, model: Path, dataset: Path, base: Path) -> Pat
     return write_run(home, run_id, model, dataset, str(base), kind="bi-encoder")
 
 
+@pytest.mark.slow
 def test_a_fine_tune_that_wins_in_domain_and_loses_in_general_forgot(
         isolated_home, noisy_model, bundled_model_path, disagreement_sets, run_cli):
     fine_wins, base_wins = disagreement_sets
@@ -112,6 +111,7 @@ def test_a_fine_tune_that_wins_in_domain_and_loses_in_general_forgot(
     assert code == 0 and out.startswith("gate noisy: IMPROVED")
 
 
+@pytest.mark.slow
 def test_a_copy_of_the_base_is_no_better_with_a_zero_interval(isolated_home, bundled_model_path, tmp_path):
     import shutil
 
@@ -136,6 +136,7 @@ def test_a_copy_of_the_base_is_no_better_with_a_zero_interval(isolated_home, bun
     assert entry["name"] == "general-en-zh" and entry["delta"] == 0.0 and entry["verdict"] == "kept"
 
 
+@pytest.mark.slow
 def test_general_sets_by_mteb_task_name_and_bad_specs(isolated_home, noisy_model, bundled_model_path,
                                                        disagreement_sets, monkeypatch, run_cli):
     fine_wins, _ = disagreement_sets
@@ -154,3 +155,28 @@ def test_general_sets_by_mteb_task_name_and_bad_specs(isolated_home, noisy_model
     assert code == 2 and "no such run" in err
     code, _, err = run_cli("gate", "noisy", "--fail-on", "sometimes")
     assert code == 2 and "unknown verdict 'sometimes'" in err
+
+
+@pytest.mark.parametrize(
+    "state, dataset, match",
+    [
+        (None, None, "not a run folder"),
+        ("failed", "ok", "the run is 'failed', not succeeded"),
+        ("succeeded", "gone", "dataset .* is not there"),
+    ],
+)
+def test_the_gate_refuses_what_it_cannot_judge(isolated_home, bundled_model_path, state, dataset, match):
+    from wrapper.errors import InputError
+
+    folder = write_dataset(isolated_home, "tiny")
+    if state is None:
+        run = isolated_home / "runs" / "empty"
+        run.mkdir(parents=True)
+    else:
+        run = _run(isolated_home, "r", bundled_model_path, folder if dataset == "ok" else isolated_home / "gone",
+                   bundled_model_path)
+        if state != "succeeded":
+            status = json.loads((run / "status.json").read_text())
+            (run / "status.json").write_text(json.dumps({**status, "state": state}))
+    with pytest.raises(InputError, match=match):
+        check_run(run, general=[])
