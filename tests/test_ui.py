@@ -217,6 +217,66 @@ def test_launcher_imports_only_stdlib_and_autotrain():
 # ---------------------------------------------------------------- slow: real AutoTrain
 
 
+# Runs in the AutoTrain env: apply the launcher's patches to the real AutoTrain 0.8.36
+# modules and talk to the patched app in-process (no server, no browser).
+PATCHED_APP_PROBE = """
+import importlib.util, json, os, sys
+launcher = sys.argv[1]
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(launcher)]
+spec = importlib.util.spec_from_file_location("autotrain_ui_offline", launcher)
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+app = mod.apply_offline_patches(user="alice")
+import autotrain.app.models as models, autotrain.app.params as params, autotrain.app.ui_routes as routes
+from fastapi.testclient import TestClient
+client = TestClient(app)
+index = client.get("/ui/")
+choices = client.get("/ui/model_choices/st:triplet")
+css, js = client.get(mod.OFFLINE_CSS_PATH), client.get(mod.OFFLINE_JS_PATH)
+def push(job):
+    return params.AppParams(job_params_json=json.dumps(job), token="", project_name="p", username="alice",
+                            task="st:triplet", data_path="/d", base_model="m", train_split="train",
+                            column_mapping={"sentence1": "a", "sentence2": "b", "sentence3": "c"},
+                            using_hub_dataset=True).munge().push_to_hub
+print("RESULT", json.dumps({
+    "index": index.status_code, "css_tag": mod.OFFLINE_CSS_TAG in index.text,
+    "js_tag": mod.OFFLINE_JS_TAG in index.text, "remote_logo": mod.REMOTE_LOGO in index.text,
+    "local_logo": "/static/logo.png" in index.text, "user_shown": ">alice<" in index.text,
+    "choices": [choices.status_code, [m["id"] for m in choices.json()]],
+    "css": [css.status_code, css.headers["content-type"].split(";")[0], css.text == mod.OFFLINE_CSS],
+    "js": [js.status_code, js.text == mod.OFFLINE_JS],
+    "push": [push({"epochs": 1}), push({"epochs": 1, "push_to_hub": True})],
+    "repo_exists": routes.repo_exists("alice/p"), "users": routes.get_user_and_orgs(user_token=None),
+    "verified": routes.token_verification(token=None)["name"], "hub_models": list(models.list_models()),
+}))
+"""
+
+
+@pytest.mark.slow
+@needs_autotrain
+def test_offline_patches_make_the_real_app_work_without_the_hub(tmp_path):
+    """Beyond importing: each patch acts on the real AutoTrain app. The page answers 200
+    without a token (it is 401 unpatched) and shows the local user, the model list holds
+    only the custom models (no Hub listing), no Hub repo "exists", a job never pushes
+    (AutoTrain's default is push_to_hub=True) and the page's CDN assets are replaced."""
+    env = ui.child_env(offline=True, autotrain_env=AUTOTRAIN_ENV,
+                       base={"PATH": "/usr/bin:/bin", "AUTOTRAIN_CUSTOM_MODELS": "/models/mine",
+                             "HF_TOKEN": "hf_never_used"})
+    proc = subprocess.run([str(AUTOTRAIN_ENV / "bin" / "python"), "-c", PATCHED_APP_PROBE, str(ui.LAUNCHER)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    assert proc.returncode == 0 and line, proc.stderr[-3000:]
+    got = json.loads(line.removeprefix("RESULT "))
+    assert got["index"] == 200 and got["user_shown"]
+    assert got["css_tag"] and got["js_tag"] and not got["remote_logo"] and got["local_logo"]
+    custom = [m for m in env["AUTOTRAIN_CUSTOM_MODELS"].split(",")]
+    assert custom[0] == "/models/mine" and got["choices"] == [200, custom]
+    assert got["css"] == [200, "text/css", True] and got["js"] == [200, True]
+    assert got["push"] == [False, False]
+    assert got["repo_exists"] is False and got["users"] == ["alice"] and got["verified"] == "alice"
+    assert got["hub_models"] == []
+
+
 @pytest.mark.slow
 @needs_autotrain
 def test_unpatched_ui_dies_offline_and_we_say_so(tmp_path, monkeypatch):
