@@ -4,7 +4,8 @@
     .venv/bin/python -m bench --quick         # small sizes, a few minutes
     .venv/bin/python -m bench --only prepare,eval
 
-Each benchmark module exposes `run(quick: bool) -> dict`. Every figure that is a
+Each benchmark module exposes `run(quick: bool, out: Path) -> dict` and writes only
+under `out` (here `<--out>/<name>`). Every figure that is a
 ratio against a baseline measured in the same run is collected into
 `bench/out/summary.md` and `bench/out/summary.json`.
 """
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             module = importlib.import_module(module_name)
-            result = module.run(quick=args.quick)
+            result = module.run(quick=args.quick, out=out / name)
             summary["benchmarks"][name] = {"ok": True, "seconds": round(time.perf_counter() - t0, 1), "result": result}
         except Exception as exc:  # one failing benchmark must not hide the others
             traceback.print_exc()

@@ -7,8 +7,9 @@ Figures (each a ratio against a baseline measured in the same run):
 1. cross-encoder pairs/s through `wrapper.evaluate.evaluate` (mteb underneath,
    results written atomically) vs `CrossEncoder.predict` on exactly the same
    (query, passage) pairs with the same batch size. Goal >= 0.95. Reported for
-   the evaluation proper (the mteb call, the model already loaded) and end to
-   end (model resolution + weights hash + load + evaluation + writes); the end
+   the evaluation proper (the `mteb.evaluate` call inside `evaluate`, the model
+   already loaded; timed here by wrapping that function, never taken from the
+   figures `evaluate` reports about itself) and end to end (model resolution + weights hash + load + evaluation + writes); the end
    to end figure is also compared with a script that loads the CrossEncoder and
    predicts (a freshly loaded model's first batches are slower than a warm one's).
 2. re-evaluating an already evaluated checkpoint (everything skipped) vs the
@@ -19,7 +20,8 @@ Data: SciFact dev claims from ../shared/datasets/scifact (real abstracts, cut to
 40 (quick) or 100 (full) words), each
 with its cited abstracts as positives and random other abstracts as negatives;
 model: the bundled all-MiniLM-L6-v2 with a fresh 1-label head (a CrossEncoder).
-Outputs under bench/out/eval/.
+Every ratio is ours / baseline in the unit shown (pairs/s, or seconds).
+Outputs under bench/out/eval/ (or `run(out=...)`).
 """
 
 from __future__ import annotations
@@ -97,7 +99,31 @@ def _cross_encoder(folder: Path) -> Path:
     return target
 
 
-def run(quick: bool = False) -> dict:
+class _Timed:
+    """Wraps `mteb.evaluate` while the harness runs: the seconds of each call, measured here."""
+
+    def __init__(self):
+        import mteb
+
+        self.module, self.real, self.calls = mteb, mteb.evaluate, []
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.real(*args, **kwargs)
+        finally:
+            self.calls.append(time.perf_counter() - start)
+
+    def __enter__(self):
+        self.module.evaluate = self
+        return self
+
+    def __exit__(self, *exc):
+        self.module.evaluate = self.real
+
+
+def run(quick: bool = False, out: Path | None = None) -> dict:
+    folder = Path(out or OUT)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import CrossEncoder
@@ -107,10 +133,10 @@ def run(quick: bool = False) -> dict:
     # passages: title + abstract cut at `max_words` words (whole abstracts run ~3 pairs/s on 2 shared cores)
     n_queries, n_candidates, max_words, repeats = (8, 8, 40, 2) if quick else (30, 10, 100, 3)
     batch_size = 32
-    OUT.mkdir(parents=True, exist_ok=True)
-    dataset, pairs = _make_dataset(OUT, n_queries, n_candidates, max_words)
-    ce_path = _cross_encoder(OUT)
-    results = OUT / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset, pairs = _make_dataset(folder, n_queries, n_candidates, max_words)
+    ce_path = _cross_encoder(folder)
+    results = folder / "results"
 
     model = CrossEncoder(str(ce_path))
     model.predict(pairs[:batch_size], batch_size=batch_size, show_progress_bar=False)  # warm-up
@@ -128,12 +154,14 @@ def run(quick: bool = False) -> dict:
 
         if results.exists():
             shutil.rmtree(results)
-        start = time.perf_counter()
-        report = evaluate(str(ce_path), datasets=[dataset], results=results, batch_size=batch_size,
-                          show_progress=False)
-        e2e_s.append(time.perf_counter() - start)
+        with _Timed() as inner:
+            start = time.perf_counter()
+            report = evaluate(str(ce_path), datasets=[dataset], results=results, batch_size=batch_size,
+                              show_progress=False)
+            e2e_s.append(time.perf_counter() - start)
         [row] = report.rows
-        eval_s.append(row["wall_time_s"])
+        [mteb_call_s] = inner.calls  # exactly one evaluation happened
+        eval_s.append(mteb_call_s)
 
     first_eval_e2e = e2e_s[-1]
     from wrapper.evaluate import models as _models
@@ -151,7 +179,7 @@ def run(quick: bool = False) -> dict:
     n = len(pairs)
     direct, cold, through_eval, end_to_end = (min(x) for x in (direct_s, cold_s, eval_s, e2e_s))
     cached = statistics.median(cached_s)
-    out = {
+    result = {
         "pairs": n,
         "queries": n_queries,
         "batch_size": batch_size,
@@ -170,8 +198,8 @@ def run(quick: bool = False) -> dict:
         **cli,
         "map_at_1000": row["main_score"],
     }
-    (OUT / "bench_eval.json").write_text(json.dumps(out, indent=2))
-    return out
+    (folder / "bench_eval.json").write_text(json.dumps(result, indent=2))
+    return result
 
 
 def _cli_reeval(ce_path: Path, dataset: Path, results: Path, batch_size: int) -> dict:

@@ -3,7 +3,11 @@
     .venv/bin/python -m bench.bench_prepare [--quick]
 
 Measured in one run, each case in its own subprocess (clean peak RSS from
-`getrusage`), wall time including model loading:
+`getrusage`), wall time including model loading. Ours and the baseline run under
+the same conditions: alternately (ours first in odd repetitions, the baseline
+first in even ones), `repeats` times each (quick 3, full 2); the figures are the
+minimum (least disturbed by other load on a shared machine) and the median, and
+every ratio is ours / baseline.
 
 1. Mining on SciFact (BEIR, `qrels/train.tsv`: 809 queries, corpus 5,183 abstracts;
    quick subset below), bundled all-MiniLM-L6-v2, 4 negatives per
@@ -26,6 +30,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -48,11 +53,11 @@ def _cpu_s() -> float:
 
 
 # --------------------------------------------------------------------------- data
-def scifact_folder(quick: bool) -> Path:
+def scifact_folder(quick: bool, folder: Path = OUT) -> Path:
     """SciFact as BEIR (the shared copy, or a subset for --quick)."""
     if not quick:
         return SCIFACT
-    dst = OUT / "scifact-quick"
+    dst = folder / "scifact-quick"
     if (dst / "qrels/train.tsv").exists():
         return dst
     (dst / "qrels").mkdir(parents=True, exist_ok=True)
@@ -83,11 +88,11 @@ WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda omicro
          "omega river stone cloud lamp paper garden window engine market signal").split()
 
 
-def synthetic_pairs(n_rows: int) -> Path:
-    path = OUT / f"pairs-{n_rows}.csv"
+def synthetic_pairs(n_rows: int, folder: Path = OUT) -> Path:
+    path = folder / f"pairs-{n_rows}.csv"
     if path.exists():
         return path
-    OUT.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
     per_query = 10
     tmp = path.with_suffix(".tmp")
@@ -181,57 +186,91 @@ def _spawn(name: str, *args: str) -> dict:
 
 
 # --------------------------------------------------------------------------- entry point
-def run(quick: bool = False, parts: tuple[str, ...] = ("mining", "streaming")) -> dict:
-    OUT.mkdir(parents=True, exist_ok=True)
-    results: dict = {"quick": quick}
+def run(quick: bool = False, parts: tuple[str, ...] = ("mining", "streaming"), out: Path | None = None,
+        repeats: int | None = None) -> dict:
+    folder = Path(out or OUT).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    repeats = repeats or (3 if quick else 2)
+    results: dict = {"quick": quick, "repeats": repeats}
     if "mining" in parts:
-        results["mining"] = _bench_mining(quick)
+        results["mining"] = _bench_mining(quick, folder, repeats)
     if "streaming" in parts:
-        results["streaming"] = _bench_streaming(quick)
-    (OUT / f"results{'-quick' if quick else ''}.json").write_text(json.dumps(results, indent=2))
+        results["streaming"] = _bench_streaming(quick, folder, repeats)
+    (folder / f"results{'-quick' if quick else ''}.json").write_text(json.dumps(results, indent=2))
     return results
 
 
-def _bench_mining(quick: bool) -> dict:
-    folder = scifact_folder(quick)
-    ours = _spawn("ours-mine", str(folder), str(OUT / "ours-mine"))
-    base = _spawn("st-mine", str(folder))
-    shutil.rmtree(OUT / "ours-mine", ignore_errors=True)
+def alternate(ours, baseline, repeats: int) -> tuple[list[dict], list[dict]]:
+    """Run `ours()` and `baseline()` `repeats` times each, alternating which goes first."""
+    a, b = [], []
+    for i in range(repeats):
+        if i % 2 == 0:
+            a.append(ours())
+            b.append(baseline())
+        else:
+            b.append(baseline())
+            a.append(ours())
+    return a, b
+
+
+def _stats(runs: list[dict], key: str) -> tuple[float, float]:
+    values = [r[key] for r in runs]
+    return min(values), statistics.median(values)
+
+
+def _bench_mining(quick: bool, folder: Path, repeats: int) -> dict:
+    data = scifact_folder(quick, folder)
+    target = folder / "ours-mine"
+    ours, base = alternate(lambda: _spawn("ours-mine", str(data), str(target)), lambda: _spawn("st-mine", str(data)),
+                           repeats)
+    shutil.rmtree(target, ignore_errors=True)
+    (o_min, o_med), (b_min, b_med) = _stats(ours, "seconds"), _stats(base, "seconds")
+    (oc_min, _), (bc_min, _) = _stats(ours, "cpu_s"), _stats(base, "cpu_s")
+    o_rss, b_rss = statistics.median(r["peak_rss_mb"] for r in ours), statistics.median(r["peak_rss_mb"] for r in base)
     return {
-        "data": f"scifact train qrels ({'quick subset' if quick else 'full'}): {ours['queries']} queries",
-        "ours_s": round(ours["seconds"], 2),
-        "baseline_st_mine_hard_negatives_s": round(base["seconds"], 2),
-        "time_ratio_ours_over_baseline": round(ours["seconds"] / base["seconds"], 3),
+        "data": f"scifact train qrels ({'quick subset' if quick else 'full'}): {ours[0]['queries']} queries",
+        "repeats": repeats,
+        "ours_s": round(o_min, 2), "ours_median_s": round(o_med, 2), "ours_all_s": [round(r["seconds"], 2) for r in ours],
+        "baseline_st_mine_hard_negatives_s": round(b_min, 2), "baseline_median_s": round(b_med, 2),
+        "baseline_all_s": [round(r["seconds"], 2) for r in base],
+        "time_ratio_ours_over_baseline": round(o_min / b_min, 3),
+        "median_time_ratio_ours_over_baseline": round(o_med / b_med, 3),
         "goal_time_ratio": 1.0,
-        "ours_cpu_s": round(ours["cpu_s"], 1),
-        "baseline_cpu_s": round(base["cpu_s"], 1),
-        "cpu_ratio_ours_over_baseline": round(ours["cpu_s"] / base["cpu_s"], 3),
-        "load_avg_ours_start_end": ours["load_avg"],
-        "load_avg_baseline_start_end": base["load_avg"],
-        "ours_peak_rss_mb": round(ours["peak_rss_mb"], 1),
-        "baseline_peak_rss_mb": round(base["peak_rss_mb"], 1),
-        "rss_ratio_ours_over_baseline": round(ours["peak_rss_mb"] / base["peak_rss_mb"], 3),
-        "ours_no_negative_queries": ours["no_negative_queries"],
+        "ours_cpu_s": round(oc_min, 1),
+        "baseline_cpu_s": round(bc_min, 1),
+        "cpu_ratio_ours_over_baseline": round(oc_min / bc_min, 3),
+        "load_avg_ours_start_end": [r["load_avg"] for r in ours],
+        "load_avg_baseline_start_end": [r["load_avg"] for r in base],
+        "ours_peak_rss_mb": round(o_rss, 1),
+        "baseline_peak_rss_mb": round(b_rss, 1),
+        "rss_ratio_ours_over_baseline": round(o_rss / b_rss, 3),
+        "ours_no_negative_queries": ours[0]["no_negative_queries"],
     }
 
 
-def _bench_streaming(quick: bool) -> dict:
+def _bench_streaming(quick: bool, folder: Path, repeats: int) -> dict:
     n_rows = 100_000 if quick else 1_000_000
-    csv_path = synthetic_pairs(n_rows)
-    stream = _spawn("ours-stream", str(csv_path), str(OUT / "ours-stream"))
-    pandas = _spawn("pandas-read", str(csv_path))
-    shutil.rmtree(OUT / "ours-stream", ignore_errors=True)
+    csv_path = synthetic_pairs(n_rows, folder)
+    target = folder / "ours-stream"
+    stream, pandas = alternate(lambda: _spawn("ours-stream", str(csv_path), str(target)),
+                               lambda: _spawn("pandas-read", str(csv_path)), repeats)
+    shutil.rmtree(target, ignore_errors=True)
+    (s_min, s_med), (p_min, p_med) = _stats(stream, "seconds"), _stats(pandas, "seconds")
+    s_rss = statistics.median(r["peak_rss_mb"] for r in stream)
+    p_rss = statistics.median(r["peak_rss_mb"] for r in pandas)
     return {
-        "rows": stream["rows"],
-        "queries": stream["queries"],
-        "ours_s": round(stream["seconds"], 2),
-        "ours_rows_per_s": round(stream["rows"] / stream["seconds"]),
-        "ours_peak_rss_mb": round(stream["peak_rss_mb"], 1),
+        "rows": stream[0]["rows"],
+        "queries": stream[0]["queries"],
+        "repeats": repeats,
+        "ours_s": round(s_min, 2), "ours_median_s": round(s_med, 2),
+        "ours_rows_per_s": round(stream[0]["rows"] / s_min),
+        "ours_peak_rss_mb": round(s_rss, 1),
         "goal_peak_rss_mb": 2048,
-        "baseline_pandas_read_csv_s": round(pandas["seconds"], 2),
-        "baseline_pandas_peak_rss_mb": round(pandas["peak_rss_mb"], 1),
-        "time_ratio_ours_over_pandas_read": round(stream["seconds"] / pandas["seconds"], 3),
-        "rss_ratio_ours_over_pandas_read": round(stream["peak_rss_mb"] / pandas["peak_rss_mb"], 3),
+        "baseline_pandas_read_csv_s": round(p_min, 2), "baseline_pandas_median_s": round(p_med, 2),
+        "baseline_pandas_peak_rss_mb": round(p_rss, 1),
+        "time_ratio_ours_over_pandas_read": round(s_min / p_min, 3),
+        "median_time_ratio_ours_over_pandas_read": round(s_med / p_med, 3),
+        "rss_ratio_ours_over_pandas_read": round(s_rss / p_rss, 3),
     }
 
 
@@ -245,8 +284,10 @@ def _print(results: dict) -> None:
 
 def _print_mining(m: dict) -> None:
     print(f"mining ({m['data']}):")
-    print(f"  ours {m['ours_s']} s vs sentence-transformers mine_hard_negatives {m['baseline_st_mine_hard_negatives_s']} s"
-          f" -> time ratio {m['time_ratio_ours_over_baseline']} (goal <= 1.0)")
+    print(f"  ours {m['ours_s']} s (median {m['ours_median_s']}) vs sentence-transformers mine_hard_negatives "
+          f"{m['baseline_st_mine_hard_negatives_s']} s (median {m['baseline_median_s']}), best of {m['repeats']} alternating"
+          f" -> time ratio {m['time_ratio_ours_over_baseline']} (median {m['median_time_ratio_ours_over_baseline']};"
+          f" goal <= 1.0)")
     print(f"  CPU time ours {m['ours_cpu_s']} s vs baseline {m['baseline_cpu_s']} s"
           f" -> CPU ratio {m['cpu_ratio_ours_over_baseline']} (load average ours {m['load_avg_ours_start_end']},"
           f" baseline {m['load_avg_baseline_start_end']}: the machine is shared)")
@@ -256,7 +297,7 @@ def _print_mining(m: dict) -> None:
 
 def _print_streaming(s: dict) -> None:
     print(f"streaming {s['rows']:,} labelled pairs without mining:")
-    print(f"  ours {s['ours_s']} s = {s['ours_rows_per_s']:,} rows/s, peak RSS {s['ours_peak_rss_mb']} MB (goal < 2048)")
+    print(f"  ours {s['ours_s']} s (best of {s['repeats']}, median {s['ours_median_s']}) = {s['ours_rows_per_s']:,} rows/s, peak RSS {s['ours_peak_rss_mb']} MB (goal < 2048)")
     print(f"  vs pandas.read_csv alone {s['baseline_pandas_read_csv_s']} s, {s['baseline_pandas_peak_rss_mb']} MB"
           f" -> time ratio {s['time_ratio_ours_over_pandas_read']}, RSS ratio {s['rss_ratio_ours_over_pandas_read']}")
 
@@ -290,8 +331,10 @@ def headline(result: dict) -> list[dict]:
     rows = []
     m, s = result.get("mining"), result.get("streaming")
     if m:
-        rows.append({"figure": f"prepare + mining wall time ({m['data']})", "ours": f"{m['ours_s']} s",
-                     "baseline": f"ST `mine_hard_negatives`: {m['baseline_st_mine_hard_negatives_s']} s",
+        rows.append({"figure": f"prepare + mining wall time ({m['data']}; best of {m.get('repeats', 1)}, alternating)",
+                     "ours": f"{m['ours_s']} s (median {m.get('ours_median_s', m['ours_s'])} s)",
+                     "baseline": f"ST `mine_hard_negatives`: {m['baseline_st_mine_hard_negatives_s']} s "
+                                 f"(median {m.get('baseline_median_s', m['baseline_st_mine_hard_negatives_s'])} s)",
                      "ratio": m["time_ratio_ours_over_baseline"], "goal": "<= 1.0",
                      "met": m["time_ratio_ours_over_baseline"] <= 1.0})
         rows.append({"figure": "prepare + mining peak RSS", "ours": f"{m['ours_peak_rss_mb']} MB",

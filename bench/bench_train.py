@@ -165,10 +165,11 @@ def _ours(config: Path, runs: Path, run_id: str) -> tuple[float, dict]:
     return time.perf_counter() - t0, result.status
 
 
-def run(quick: bool = True, parts: tuple[str, ...] = ("autotrain", "cross_encoder")) -> dict:
+def run(quick: bool = True, parts: tuple[str, ...] = ("autotrain", "cross_encoder"), out: Path | None = None) -> dict:
+    folder = Path(out or OUT).resolve()
     os.environ.update(_env())
-    OUT.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-train-", dir=OUT))
+    folder.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-train-", dir=folder))
     cwd = os.getcwd()
     os.chdir(work)
     try:
@@ -181,7 +182,7 @@ def run(quick: bool = True, parts: tuple[str, ...] = ("autotrain", "cross_encode
             _bench_autotrain(results, dataset, work, reps)
         if "cross_encoder" in parts:
             _bench_cross_encoder(results, dataset, work, reps, quick)
-        (OUT / ("results-quick.json" if quick else "results.json")).write_text(json.dumps(results, indent=2))
+        (folder / ("results-quick.json" if quick else "results.json")).write_text(json.dumps(results, indent=2))
         return results
     finally:
         os.chdir(cwd)
