@@ -202,10 +202,11 @@ def _docx_text(path: Path) -> str:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import OpcError
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, OpcError, KeyError, ValueError, OSError) as exc:
         raise _Unreadable("broken_docx", f"not a readable .docx ({type(exc).__name__})",
                           "open and re-save it as .docx (old .doc files are not supported)") from None
     parts = [p.text for p in document.paragraphs]

@@ -63,7 +63,9 @@ def split_answer(text: str) -> list[str]:
     """Candidate questions: one per line, numbering, bullets and quotes removed."""
     out = []
     for line in text.splitlines():
-        line = _NUMBERING.sub("", line).strip().strip(_QUOTES).strip()
+        previous = None
+        while previous != line:  # "• 问题3：" is a bullet and a number
+            previous, line = line, _NUMBERING.sub("", line).strip().strip(_QUOTES).strip()
         if line:
             out.append(line)
     return out
