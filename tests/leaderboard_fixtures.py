@@ -137,6 +137,32 @@ def write_model(results: Path, name: str, revision: str, scores: dict[TaskSpec, 
     return folder
 
 
+def gate_record(verdict: str, *, kind: str, base: float, fine_tuned: float, steps: int, run_id: str) -> dict:
+    """status.json["gate"] as the real gate writes it: `GateResult.to_dict()` with the gate's own advice.
+
+    The numbers are chosen to give `verdict` and checked with the gate's decision rule (`decide`),
+    so a fixture can never show a verdict the gate would not reach on them.
+    """
+    from wrapper.gate import DEFAULT_TOLERANCE, MIN_INFORMATIVE_QUERIES, GateResult, advice_for, decide
+
+    delta = round(fine_tuned - base, 6)
+    spread = 0.004 if verdict == "collapsed" else 0.21
+    informative = MIN_INFORMATIVE_QUERIES - 2 if verdict == "inconclusive" else 40
+    ci = [round(delta - 0.01, 6), round(delta + 0.01, 6)]
+    reached = decide(base, fine_tuned, spread, informative_queries=informative, ci=ci)
+    if reached != verdict:
+        raise ValueError(f"fixture numbers base={base} fine_tuned={fine_tuned} give {reached!r}, not {verdict!r}")
+    details = {"validation_queries": 40, "informative_queries": informative, "kind": kind}
+    if verdict == "inconclusive":
+        details["inconclusive_because"] = (f"only {informative} of the 40 validation queries have a negative to "
+                                           f"rank against (at least {MIN_INFORMATIVE_QUERIES} needed)")
+    return GateResult(
+        verdict=verdict, metric="map_at_1000", base=base, fine_tuned=fine_tuned, delta=delta, spread=spread,
+        probe_pairs=64, tolerance=DEFAULT_TOLERANCE, ci=ci, base_model=BUNDLED, task=SAMPLE.name, details=details,
+        advice=advice_for(verdict, kind, fresh_head=kind == "cross-encoder", steps=steps, run=run_id),
+    ).to_dict()
+
+
 def write_run(runs: Path, run_id: str, *, kind: str = "bi-encoder", verdict: str | None = "improved",
               base: float = 0.61, fine_tuned: float = 0.64, steps: int = 10, dataset: str = "data/sample",
               state: str = "succeeded") -> Path:
@@ -151,13 +177,8 @@ def write_run(runs: Path, run_id: str, *, kind: str = "bi-encoder", verdict: str
         "params:\n  epochs: 1\n  batch_size: 16\n  lr: 2.0e-05\n"
     )
     (folder / "config.yml").write_text(config)
-    gate = None
-    if verdict:
-        gate = {"verdict": verdict, "metric": "map_at_1000", "base": base, "fine_tuned": fine_tuned,
-                "delta": round(fine_tuned - base, 6), "spread": 0.21 if verdict != "collapsed" else 0.004,
-                "advice": {"improved": "keep it", "no_better": "try more steps or a higher learning rate",
-                           "regressed": "lower the learning rate or train fewer steps",
-                           "collapsed": "scores are constant: raise the learning rate or use MNRL"}[verdict]}
+    gate = (gate_record(verdict, kind=kind, base=base, fine_tuned=fine_tuned, steps=steps, run_id=run_id)
+            if verdict else None)
     status = {
         "run_id": run_id, "state": state, "backend": "autotrain" if kind == "bi-encoder" else "cross-encoder",
         "task": task, "kind": kind, "base_model": BUNDLED, "dataset": dataset, "config": f"runs/{run_id}/config.yml",

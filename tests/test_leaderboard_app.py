@@ -7,11 +7,22 @@ filled by `tests/leaderboard_fixtures.py` (real mteb TaskResult files).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.leaderboard_fixtures import BUNDLED, FT_BAD, FT_COLLAPSED, FT_GOOD, SAMPLE, build_scenario, write_model
+from tests.leaderboard_fixtures import (
+    BUNDLED,
+    BUNDLED_REV,
+    FT_BAD,
+    FT_COLLAPSED,
+    FT_GOOD,
+    SAMPLE,
+    build_scenario,
+    write_model,
+    write_run,
+)
 
 ENTRY = Path(__file__).resolve().parents[1] / "dashboards" / "leaderboard.py"
 PAGES = ["leaderboard_pages/overview.py", "leaderboard_pages/compare.py", "leaderboard_pages/model.py"]
@@ -162,7 +173,36 @@ def test_compare_page_colours_and_gate(scenario):
     row = cmp[(cmp["Model"] == FT_BAD) & (cmp["Task"] == "AutoRerank-cmrc2018-validation")].iloc[0]
     assert row["Δ"] == pytest.approx(3.0) and row["Gate"] == "▼ regressed"
     gates = at.dataframe[1].value.set_index("Model")
-    assert gates.loc[FT_COLLAPSED, "Advice"].startswith("scores are constant")
+    for model in (FT_GOOD, FT_BAD, FT_COLLAPSED):  # each row shows its own run's advice, as the gate wrote it
+        stored = json.loads((scenario.runs / model.split("/")[1] / "status.json").read_text())["gate"]
+        assert gates.loc[model, "Advice"] == stored["advice"] and gates.loc[model, "Spread"] == stored["spread"]
+    assert gates.loc[FT_GOOD, "Advice"] != gates.loc[FT_BAD, "Advice"]
+
+
+def test_inconclusive_gate_is_shown_as_such_never_as_a_gain(scenario):
+    """A fine-tune 5 MAP points up whose split could not judge it: grey '? inconclusive', never green."""
+    from wrapper.leaderboard import tables
+
+    run_id = "20261123-223000-sample-few-negatives"
+    model = f"autorerank/{run_id}"
+    write_model(scenario.results, model, "1ac0c1051e00", {SAMPLE: {"map_at_1000": 0.66, "mrr_at_10": 0.70}},
+                role="fine-tune", run_id=run_id, base=(BUNDLED, BUNDLED_REV), seed=6)
+    write_run(scenario.runs, run_id, verdict="inconclusive", base=0.61, fine_tuned=0.66)
+    gate = json.loads((scenario.runs / run_id / "status.json").read_text())["gate"]
+
+    assert table(app()).loc[model, "Gate"] == "? inconclusive"
+    at = app("leaderboard_pages/compare.py")
+    cmp = at.dataframe[0].value
+    row = cmp[cmp["Model"] == model].iloc[0]
+    assert row["Gate"] == "? inconclusive" and row["Δ"] == pytest.approx(5.0)
+    assert tables.delta_colour(row["Δ"], "inconclusive") == f"color: {tables.GREY}"  # a gain nobody confirmed
+    assert at.dataframe[1].value.set_index("Model").loc[model, "Advice"] == gate["advice"]
+
+    at = app("leaderboard_pages/model.py")
+    at.selectbox(key="model_select").set_value(model).run()
+    assert not at.exception and not at.success and not at.error
+    [shown] = [w.value for w in at.warning if "Gate:" in w.value]
+    assert "? inconclusive" in shown and gate["advice"] in shown
 
 
 def test_model_drill_down_shows_config_curve_and_gate(scenario):

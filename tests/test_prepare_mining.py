@@ -16,7 +16,6 @@ from wrapper.prepare import PrepareOptions, prepare
 from wrapper.prepare.mining import mine
 from wrapper.prepare.records import Collector
 
-pytestmark = pytest.mark.slow
 
 TOPICS = {
     "How do I reset my password?": "Click 'Forgot password' on the sign-in page to get a reset link by email.",
@@ -79,6 +78,7 @@ def options(**kw) -> PrepareOptions:
     return PrepareOptions(**kw)
 
 
+@pytest.mark.slow
 def test_streamed_top_k_equals_brute_force_for_any_chunk_size(model):
     results = []
     for chunk in (3, 7, 10_000):
@@ -95,6 +95,7 @@ def test_streamed_top_k_equals_brute_force_for_any_chunk_size(model):
         assert mined == expected, q
 
 
+@pytest.mark.slow
 def test_rank_window_skips_the_top_hits(model):
     c0, c2 = build(), build()
     mine(c0, {q: 5 for q in TOPICS}, options(num_negatives=5), model=model)
@@ -103,6 +104,7 @@ def test_rank_window_skips_the_top_hits(model):
         assert c2.queries[q].mined == c0.queries[q].mined[2:5]
 
 
+@pytest.mark.slow
 def test_false_negative_guard_drops_candidates_close_to_the_positive(model):
     c = build()
     # an unlabelled near-copy of a positive: the classic false negative
@@ -123,6 +125,7 @@ def test_false_negative_guard_drops_candidates_close_to_the_positive(model):
     assert c_off.queries["What is the capital of France?"].mined[0] == c_off.passage_ids[near_copy]
 
 
+@pytest.mark.slow
 def test_held_out_queries_get_the_plain_top_hits_without_guard_or_window(model):
     """Evaluation candidates are the retrieve-then-rerank setting: a guarded list would drop
     exactly what the miner ranks above the positive, and the base model would score a perfect
@@ -144,6 +147,7 @@ def test_held_out_queries_get_the_plain_top_hits_without_guard_or_window(model):
             assert len(c.queries[q].mined) <= 3
 
 
+@pytest.mark.slow
 def test_labelled_negatives_count_and_are_never_mined_again(model):
     c = build(labelled_negative=True)
     mine(c, {q: 2 for q in TOPICS}, options(num_negatives=2), model=model)
@@ -155,6 +159,7 @@ def test_labelled_negatives_count_and_are_never_mined_again(model):
         assert len(set(entry.mined)) == len(entry.mined)
 
 
+@pytest.mark.slow
 def test_random_negatives_mix(model):
     c = build()
     stats = mine(c, {q: 4 for q in TOPICS}, options(num_negatives=4, random_negatives=2, seed=3), model=model)
@@ -174,6 +179,7 @@ def test_no_model_is_loaded_when_no_query_needs_mining(tmp_path):
     assert stats.queries == 0 and stats.miner is None
 
 
+@pytest.mark.slow
 def test_prepare_with_mining_end_to_end(tmp_path):
     import csv
 
@@ -197,3 +203,86 @@ def test_prepare_with_mining_end_to_end(tmp_path):
         assert len(rec["negative"]) == 4  # 2 x num_negatives candidates for evaluation
         assert not set(rec["negative"]) & set(rec["positive"])
     assert "mining: 6 queries" in report.summary()
+
+
+def _write_sources(tmp_path, labelled_negative: bool = False):
+    import csv
+
+    src = tmp_path / "pairs.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["query", "passage", "label"])
+        for q, p in TOPICS.items():
+            w.writerow([q, p, 1])
+        if labelled_negative:
+            w.writerow(["Who wrote Hamlet?", DISTRACTORS[6], 0])
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(DISTRACTORS) + "\n", encoding="utf-8")
+    return src, corpus
+
+
+def _train_records(out):
+    return [json.loads(line) for line in (out / "flagembedding/train.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("random_negatives", [0, 1])
+def test_teacher_scores_are_the_miners_and_match_a_recomputation(tmp_path, model, random_negatives):
+    """Default teacher = the miner: pos_scores/neg_scores are 20 x its cosine, kept from mining (random
+    negatives and labelled ones scored afterwards), equal to a fresh computation with the same model."""
+    src, corpus = _write_sources(tmp_path, labelled_negative=True)
+    report = prepare([src], tmp_path / "out", PrepareOptions(num_negatives=3, val_ratio=0.34, corpus=(str(corpus),),
+                                                              random_negatives=random_negatives, progress=False))
+    records = _train_records(tmp_path / "out")
+    assert records
+    for r in records:
+        assert len(r["pos_scores"]) == len(r["pos"]) and len(r["neg_scores"]) == len(r["neg"]) == 3
+        q = model.encode_query([r["query"]], normalize_embeddings=True)
+        d = model.encode_document(r["pos"] + r["neg"], normalize_embeddings=True)
+        expected = (20.0 * (d @ q.T)).ravel().tolist()
+        assert r["pos_scores"] + r["neg_scores"] == pytest.approx(expected, abs=2e-3)
+    teacher = report.manifest["teacher"]
+    pairs = sum(len(r["pos"]) + len(r["neg"]) for r in records)
+    assert teacher["kind"] == "bi-encoder" and teacher["source"] == "miner" and teacher["pairs"] == pairs
+    assert teacher["scale"] == 20.0
+    if random_negatives:  # random negatives were never in the miner's top hits: scored afterwards
+        assert teacher["pairs_from_mining"] < pairs
+    else:
+        assert teacher["pairs_from_mining"] == pairs
+    assert report.manifest["options"]["teacher"] == "miner"
+    assert "teacher scores:" in report.summary()
+
+
+@pytest.mark.slow
+def test_a_cross_encoder_teacher_scores_every_pair_with_its_raw_logits(tmp_path, bundled_model_path):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(0)
+    folder = tmp_path / "teacher-ce"
+    CrossEncoder(str(bundled_model_path), num_labels=1, device="cpu").save_pretrained(str(folder))
+    src, corpus = _write_sources(tmp_path)
+    report = prepare([src], tmp_path / "out", PrepareOptions(num_negatives=2, val_ratio=0.34, corpus=(str(corpus),),
+                                                              teacher=str(folder), progress=False))
+    teacher = report.manifest["teacher"]
+    assert teacher["kind"] == "cross-encoder" and teacher["source"] == "teacher" and teacher["pairs_from_mining"] == 0
+    ce = CrossEncoder(str(folder), device="cpu")
+    for r in _train_records(tmp_path / "out"):
+        docs = r["pos"] + r["neg"]
+        expected = ce.predict([(r["query"], d) for d in docs], activation_fn=torch.nn.Identity()).tolist()
+        assert r["pos_scores"] + r["neg_scores"] == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_teacher_off_or_no_mining_keeps_no_scores_and_a_bad_teacher_is_named(tmp_path):
+    from wrapper.errors import InputError
+
+    src, corpus = _write_sources(tmp_path, labelled_negative=True)
+    for name, extra in (("off", {"teacher": None}), ("nomine", {"mine": False})):
+        report = prepare([src], tmp_path / name, PrepareOptions(num_negatives=1, val_ratio=0.34, progress=False,
+                                                                  corpus=(str(corpus),), **extra))
+        assert report.manifest["teacher"] is None
+        assert all("pos_scores" not in r for r in _train_records(tmp_path / name))
+    with pytest.raises(InputError, match="--teacher '/does/not/exist'"):
+        prepare([src], tmp_path / "bad", PrepareOptions(num_negatives=1, val_ratio=0.34, progress=False,
+                                                          teacher="/does/not/exist"))
