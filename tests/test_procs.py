@@ -153,6 +153,13 @@ def test_a_child_started_with_die_with_parent_ends_when_its_parent_is_killed():
     assert not _live(child)
 
 
+@pytest.mark.parametrize("die_with_parent", [False, True])
+def test_a_missing_program_fails_at_start_either_way(tmp_path, die_with_parent):
+    for missing in (str(tmp_path / "no-such-program"), "no-such-program-autorerank"):
+        with pytest.raises(FileNotFoundError, match="no-such-program"):
+            procs.start([missing], die_with_parent=die_with_parent)
+
+
 def test_ports_against_a_real_bound_socket():
     with socket.socket() as busy:
         busy.bind((procs.LOCALHOST, 0))

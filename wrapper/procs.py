@@ -12,7 +12,9 @@ trainer behind), so start such a child from a thread that outlives it.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +52,12 @@ def start(argv: Sequence[str | os.PathLike], *, cwd: str | os.PathLike | None = 
     """Start `argv` in a new session (its pid is its process group id); stdin is closed."""
     args = [os.fspath(a) for a in argv]
     if die_with_parent and sys.platform.startswith("linux"):
+        # a missing program fails here, as it would without the trampoline
+        path = (os.environ if env is None else env).get("PATH", os.defpath)
+        found = (os.access(Path(cwd or ".") / args[0], os.X_OK) if os.sep in args[0]
+                 else shutil.which(args[0], path=path) is not None)
+        if not found:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), args[0])
         args = [sys.executable, "-I", "-S", "-c", _GUARD, str(os.getpid()), *args]
     return subprocess.Popen(args, cwd=cwd, env=None if env is None else dict(env), stdin=subprocess.DEVNULL,
                             stdout=stdout, stderr=stderr, start_new_session=True, **popen)  # type: ignore[arg-type]
