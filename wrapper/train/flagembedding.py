@@ -62,7 +62,7 @@ class FlagEmbeddingLogParser(LogParser):
     The n-th training log is at step n * logging_steps (the Trainer logs every
     `logging_steps` steps and does not print the step); the final summary is at the
     last step. The failure cause is the last exception of the trainer, with the
-    exception that caused it when the traceback is chained (datasets wraps a JSON
+    exceptions that led to it when the traceback is chained (datasets wraps a JSON
     error in `DatasetGenerationError`), never torchrun's `ChildFailedError`.
     """
 
@@ -74,6 +74,7 @@ class FlagEmbeddingLogParser(LogParser):
         self._logs = 0
         self._chain: list[str] = []
         self._chained = False
+        self._in_traceback_of: str | None = None  # "new" | "chain" while reading a traceback's frames
         self._loading_data = False
 
     def feed(self, line: str) -> dict | None:
@@ -87,10 +88,6 @@ class FlagEmbeddingLogParser(LogParser):
             self.started = True
         if any(marker in stripped for marker in _CHAIN_MARKERS):
             self._chained = True
-        if stripped.startswith("Traceback (most recent call last)"):
-            if not self._chained:
-                self._chain = []
-            self._chained = False
         match = _TOTAL_RE.search(text)
         if match:
             self.total_steps = int(match.group(1).replace(",", ""))
@@ -99,11 +96,21 @@ class FlagEmbeddingLogParser(LogParser):
             self.epochs = int(match.group(1).replace(",", ""))
         before = self.last_exception
         super().feed(line)
-        if self.last_exception != before and self.last_exception:
-            if any(m in self.last_exception for m in _LAUNCHER_EXCEPTIONS):
+        if stripped.startswith("Traceback (most recent call last)"):
+            self._in_traceback_of = "chain" if self._chained else "new"
+            self._chained = False
+        elif self._in_traceback_of and stripped and not text[:1].isspace():
+            # the first unindented line after the frames is the exception (any class name)
+            if any(m in stripped for m in _LAUNCHER_EXCEPTIONS):
                 self.last_exception = before
             else:
-                self._chain.append(self.last_exception)
+                if self._in_traceback_of == "new":
+                    self._chain = []
+                self._chain.append(stripped)
+                self.last_exception = stripped
+            self._in_traceback_of = None
+        elif self.last_exception != before and any(m in (self.last_exception or "") for m in _LAUNCHER_EXCEPTIONS):
+            self.last_exception = before
         if _DICT_LINE_RE.match(stripped):
             try:
                 logs = ast.literal_eval(stripped)
@@ -129,8 +136,8 @@ class FlagEmbeddingLogParser(LogParser):
     def cause(self) -> str | None:
         if not self._chain:
             return self.last_exception
-        last, first = self._chain[-1], self._chain[0]
-        cause = last if first == last else f"{last} (caused by {first})"
+        last, earlier = self._chain[-1], [e for e in dict.fromkeys(self._chain[:-1]) if e != self._chain[-1]]
+        cause = f"{last} (caused by {'; '.join(earlier)})" if earlier else last
         if self._loading_data and self.train_file is not None:
             cause += f"; while reading the train file {self.train_file}"
         return cause
