@@ -280,7 +280,8 @@ def _save(work: Path, results: dict, ledger: Ledger) -> None:
 def _when(prov: dict | None) -> str:
     if not prov:
         return ""
-    return "now" if prov["status"] == "measured now" else f"reused ({prov['measured_at'].replace('T', ' ')})"
+    when = prov["measured_at"].replace("T", " ").removesuffix("Z")
+    return "now" if prov["status"] == "measured now" else f"reused (measured {when} UTC)"
 
 
 def markdown(results: dict) -> str:

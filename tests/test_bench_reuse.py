@@ -122,7 +122,7 @@ def test_markdown_says_which_rows_were_reused_and_when():
                   "seconds": 9.0}]}
     text = quality.markdown(results)
     assert "| bm25 | 0.500 | 0.500 | 0.500 |  |  | now |" in text
-    assert "| 2 steps, 9.0 s | improved | reused (2026-12-01 09:58:00Z) |" in text
+    assert "| 2 steps, 9.0 s | improved | reused (measured 2026-12-01 09:58:00 UTC) |" in text
     assert "| tiny: train cross-encoder | reused | 2026-12-01T09:58:00Z | 9.0 |" in text
     [row] = quality.headline(results | {"datasets": {"tiny": results["datasets"]["tiny"] | {"models": {
         **results["datasets"]["tiny"]["models"], "base bi-encoder": {"map": 0.5}}}}})
