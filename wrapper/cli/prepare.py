@@ -26,6 +26,7 @@ Examples:
   autorerank prepare triples.train.tsv.gz --format triplets --num-negatives 2 --out data/msmarco
   autorerank prepare ../datasets/scifact --split train --out data/scifact
   autorerank prepare qa.json --miner BAAI/bge-small-en-v1.5 --range-min 3 --out data/qa
+  autorerank prepare pairs.csv --teacher BAAI/bge-reranker-large --out data/distill
 """,
 )
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -62,9 +63,13 @@ Examples:
               help="BEIR: prefix document titles to their text.")
 @click.option("--max-line-bytes", type=int, default=32 * 1024 * 1024, show_default=True,
               help="Refuse lines longer than this (catches files without line breaks).")
+@click.option("--teacher", default="miner", show_default=True,
+              help="Teacher scores for distillation (pos_scores/neg_scores in flagembedding/train.jsonl): "
+                   "'miner' keeps the mining scores; a model folder, run id or Hub id (a cross-encoder or "
+                   "a bi-encoder) scores every training pair with it; 'off' keeps none.")
 @click.option("--device", help="Device for the miner (cpu, cuda, ...) [default: best available].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
-def prepare(sources, out, fmt, margin, corpus, **flags) -> None:
+def prepare(sources, out, fmt, margin, corpus, teacher, **flags) -> None:
     """Turn raw data into train/validation(/test) sets with hard negatives.
 
     SOURCE is a CSV/TSV/JSONL/JSON/Parquet file (gzip welcome) or a BEIR folder.
@@ -79,6 +84,8 @@ def prepare(sources, out, fmt, margin, corpus, **flags) -> None:
         if not flags.get("name"):
             raise click.UsageError("give the output folder with --out DIR (or --name NAME to write data/NAME)")
         out = Path("data") / flags["name"]
-    options = PrepareOptions.build(format=fmt, margin=_margin(margin), corpus=tuple(str(c) for c in corpus), **flags)
+    teacher = None if teacher.strip().lower() in ("off", "none", "no") else teacher
+    options = PrepareOptions.build(format=fmt, margin=_margin(margin), corpus=tuple(str(c) for c in corpus),
+                                   teacher=teacher, **flags)
     report = run_prepare(list(sources), out, options)
     click.echo(report.summary())

@@ -17,10 +17,11 @@ from wrapper.errors import InputError
 from wrapper.prepare import manifest as M
 from wrapper.prepare import writers
 from wrapper.prepare.formats import SourceInfo, read_corpus_file, read_source
-from wrapper.prepare.mining import MiningStats, mine
+from wrapper.prepare.mining import MiningStats, load_miner, mine
 from wrapper.prepare.options import PrepareOptions
 from wrapper.prepare.records import Collector, QueryEntry
 from wrapper.prepare.split import split_queries
+from wrapper.prepare.teacher import teacher_scores
 
 FILES = {
     "autotrain_train": "autotrain/train.csv",
@@ -37,7 +38,13 @@ class PrepareReport:
     manifest: dict[str, Any]
 
     def summary(self) -> str:
-        return M.summary_text(self.manifest, self.out)
+        text = M.summary_text(self.manifest, self.out)
+        teacher = self.manifest.get("teacher")
+        if teacher:
+            text += (f"\n  teacher scores: {teacher['pairs']:,} pairs by {teacher['model']} ({teacher['kind']}, "
+                     f"{teacher['score']}; {teacher['pairs_from_mining']:,} kept from mining) "
+                     "in flagembedding/train.jsonl")
+        return text
 
 
 def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, options: PrepareOptions | None = None) -> PrepareReport:
@@ -69,12 +76,19 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
     by_id: dict[str, QueryEntry] = {e.query_id: e for e in collector.queries.values()}
     splits = split_queries(list(by_id), val_ratio=options.val_ratio, test_ratio=options.test_ratio, seed=options.seed)
 
+    loaded: list = []
+
+    def miner():  # loaded once, only if mining or the teacher needs it
+        if not loaded:
+            loaded.append(load_miner(options.miner, options.device))
+        return loaded[0]
+
     stats = MiningStats(pool_size=len(collector.passages))
     if options.mine:
         targets = {by_id[q].text: options.num_negatives for q in splits["train"]}
         held_out = {by_id[q].text for name in ("validation", "test") for q in splits[name]}
         targets.update({text: options.eval_candidates for text in held_out})
-        stats = mine(collector, targets, options, held_out=held_out)
+        stats = mine(collector, targets, options, held_out=held_out, loader=miner)
 
     passages = collector.passages
 
@@ -82,6 +96,16 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
         return list(entry.neg) + entry.mined
 
     train = [by_id[q] for q in splits["train"]]
+    scores, teacher = teacher_scores(collector, train, negatives, options, mined=stats.scores, miner=miner)
+
+    def train_record(e: QueryEntry) -> dict[str, Any]:
+        record: dict[str, Any] = {"query": e.text, "pos": [passages[p] for p in e.pos],
+                                  "neg": [passages[n] for n in negatives(e)]}
+        if scores is not None:  # FlagEmbedding's --knowledge_distillation fields, aligned with pos/neg
+            record["pos_scores"] = [scores[e.text][p] for p in e.pos]
+            record["neg_scores"] = [scores[e.text][n] for n in negatives(e)]
+        return record
+
     # an evaluation-only dataset (--val-ratio 1.0) has no train queries: look at what is held out
     has_negatives = any(negatives(e) for e in (train or [by_id[q] for q in splits["validation"]]))
     columns = writers.AUTOTRAIN_COLUMNS if has_negatives else writers.AUTOTRAIN_COLUMNS[:2]
@@ -108,8 +132,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
         bar.update(2)
         writers.write_jsonl(
             tmp / FILES["flagembedding_train"],
-            ({"query": e.text, "pos": [passages[p] for p in e.pos], "neg": [passages[n] for n in negatives(e)]}
-             for e in train if negatives(e) or not has_negatives),
+            (train_record(e) for e in train if negatives(e) or not has_negatives),
         )
         bar.update(1)
         for name in ("validation", "test"):
@@ -158,6 +181,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
             "eval_only": not train,
             "autotrain_columns": columns,
             "mining": {"enabled": options.mine, **stats.as_manifest()},
+            "teacher": teacher,
             "files": files,
             "content_hash": M.content_hash(tmp, written),
             "versions": M.versions(),

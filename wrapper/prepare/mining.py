@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
@@ -53,6 +53,9 @@ class MiningStats:
     negative_score_mean: float | None = None
     miner: str | None = None
     seconds: float = 0.0
+    #: the miner's cosine per (query text, passage id) it scored: every mined hard negative and every
+    #: labelled positive/negative of the queries it mined for (kept as teacher scores; not in the manifest)
+    scores: dict[str, dict[int, float]] = field(default_factory=dict, repr=False)
 
     def as_manifest(self) -> dict[str, Any]:
         per = self.per_query
@@ -101,11 +104,14 @@ def mine(
     options: PrepareOptions,
     model: Any = None,
     held_out: frozenset[str] | set[str] = frozenset(),
+    loader: Callable[[], Any] | None = None,
 ) -> MiningStats:
     """Top up each query's negatives to `targets[query_text]` with mined ones (sets `entry.mined`).
 
     Queries whose text is in `held_out` get the miner's plain top hits (no rank
     window, no false-negative guard, no random mix): evaluation candidates.
+    The model is `model`, else `loader()`, else loaded from `options.miner`, and
+    only when some query needs mining.
     """
     stats = MiningStats(pool_size=len(collector.passages))
     started = time.perf_counter()
@@ -119,7 +125,7 @@ def mine(
     if not needing:
         return stats
     if model is None:
-        model = load_miner(options.miner, options.device)
+        model = loader() if loader is not None else load_miner(options.miner, options.device)
     stats.miner = options.miner
 
     plain = [entry.text in held_out for entry, _ in needing]
@@ -135,8 +141,11 @@ def mine(
         excluded.append(ex)
 
     if max(need_hard) > 0:
-        top_scores, top_ids, pos_min, window = _stream_top_k(collector, needing, need_hard, excluded, options, model)
+        top_scores, top_ids, pos_min, window, labelled = _stream_top_k(
+            collector, needing, need_hard, excluded, options, model)
         stats.candidate_window = window
+        for (qi, pid), score in labelled.items():
+            stats.scores.setdefault(needing[qi][0].text, {})[pid] = score
         guarded = options.margin is not None
         neg_scores: list[float] = []
         pos_seen = [p for p in pos_min if p != float("inf")]
@@ -161,6 +170,7 @@ def mine(
                     continue
                 chosen[qi].append(pid)
                 neg_scores.append(score)
+                stats.scores.setdefault(entry.text, {})[pid] = score
                 if len(chosen[qi]) >= want:
                     break
         stats.negative_score_mean = round(sum(neg_scores) / len(neg_scores), 4) if neg_scores else None
@@ -196,7 +206,8 @@ def mine(
 
 
 def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: PrepareOptions, model):
-    """Encode the pool chunk by chunk; keep the top `window` (score, id) per query and each query's weakest positive score."""
+    """Encode the pool chunk by chunk; keep the top `window` (score, id) per query, each query's weakest
+    positive score, and the score of every (query, labelled positive or negative) pair."""
     import torch
 
     n_queries = len(needing)
@@ -217,14 +228,17 @@ def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: P
         device = q_emb.device
         top_scores = torch.full((n_queries, window), -float("inf"), device=device)
         top_ids = torch.full((n_queries, window), -1, dtype=torch.long, device=device)
-        # (query, positive) pairs, for the false-negative guard
-        pos_q, pos_p = [], []
+        # (query, labelled passage) pairs: positives feed the false-negative guard; all are kept as scores
+        pos_q, pos_p, is_pos = [], [], []
         for qi, (entry, _) in enumerate(needing):
-            for pid in entry.pos:
+            for pid in list(entry.pos) + list(entry.neg):
                 pos_q.append(qi)
                 pos_p.append(pid)
+                is_pos.append(pid in entry.pos)
         pos_q_t = torch.tensor(pos_q, dtype=torch.long, device=device)
         pos_p_t = torch.tensor(pos_p, dtype=torch.long, device=device)
+        is_pos_t = torch.tensor(is_pos, dtype=torch.bool, device=device)
+        pair_scores = torch.zeros(len(pos_q), device=device)
         pos_min = torch.full((n_queries,), float("inf"), device=device)
 
         starts = range(0, pool, options.chunk_size)
@@ -252,6 +266,10 @@ def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: P
             if in_chunk.any():
                 qsel, psel = pos_q_t[in_chunk], pos_p_t[in_chunk] - start
                 pscores = (q_emb[qsel] * c_emb[psel]).sum(dim=1)
-                pos_min.scatter_reduce_(0, qsel, pscores, reduce="amin")
+                pair_scores[in_chunk] = pscores
+                positive = is_pos_t[in_chunk]
+                if positive.any():
+                    pos_min.scatter_reduce_(0, qsel[positive], pscores[positive], reduce="amin")
             del c_emb
-    return top_scores.cpu().tolist(), top_ids.cpu().tolist(), pos_min.cpu().tolist(), window
+    labelled = dict(zip(zip(pos_q, pos_p), pair_scores.cpu().tolist()))
+    return top_scores.cpu().tolist(), top_ids.cpu().tolist(), pos_min.cpu().tolist(), window, labelled

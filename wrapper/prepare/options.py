@@ -57,6 +57,7 @@ FLAG_NAMES = {
     "max_line_bytes": "--max-line-bytes",
     "chunk_size": "--chunk-size",
     "device": "--device",
+    "teacher": "--teacher",
 }
 
 
@@ -108,6 +109,10 @@ class PrepareOptions(BaseModel):
     use_title: bool = True
     #: a longer line is refused (a file without line breaks, or the wrong format)
     max_line_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    #: teacher scores for distillation, kept in flagembedding/train.jsonl (pos_scores/neg_scores):
+    #: "miner" reuses the miner's mining scores (nothing without mining); a model name/path/run id
+    #: (bi-encoder or cross-encoder) scores every training pair with it; None keeps no scores
+    teacher: str | None = Field("miner", min_length=1)
     #: passages encoded and scored per mining step (bounds memory on huge corpora)
     chunk_size: int = Field(32768, ge=1)
     device: str | None = None

@@ -10,6 +10,10 @@ Losses (`task: cross-encoder:<loss>`):
 - `mnrl`     multiple-negatives ranking over (query, positive, negative_1..k) tuples
 - `listwise` ListNet over (query, [positives + negatives]) lists
 
+`params.distill` (`kl` or `margin-mse`, mnrl only) adds a distillation term on the
+teacher scores `prepare` kept (`pos_scores`/`neg_scores`, see wrapper/train/distill.py),
+mixed with the label loss by `label_weight` / `distill_weight`.
+
 Training data is `flagembedding/train.jsonl` of the prepared dataset (the parent of
 `data.path`); evaluation is `CrossEncoderRerankingEvaluator` on `eval/<valid_split>.jsonl`
 during training, and the best checkpoint by MAP is what ends up in `--output`
@@ -44,8 +48,24 @@ def _texts(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str) and v.strip()]
 
 
-def build_train_rows(records: list[dict], loss: str, num_negatives: int) -> dict[str, list]:
-    """Columns of the training dataset for `loss` from flagembedding records {query, pos, neg}."""
+def _scored(record: dict, key: str) -> dict[str, float]:
+    """text -> teacher score for `record[key]` ("pos"/"neg") from its `<key>_scores` list."""
+    texts, scores = record.get(key), record.get(f"{key}_scores")
+    if isinstance(texts, str):
+        texts, scores = [texts], [scores] if not isinstance(scores, list) else scores
+    if not isinstance(texts, list) or not isinstance(scores, list) or len(scores) != len(texts):
+        return {}
+    return {t: float(s) for t, s in zip(texts, scores) if isinstance(t, str) and isinstance(s, (int, float))}
+
+
+def build_train_rows(records: list[dict], loss: str, num_negatives: int, *,
+                     teacher: bool = False) -> dict[str, list]:
+    """Columns of the training dataset for `loss` from flagembedding records {query, pos, neg}.
+
+    With `teacher` (mnrl only), a `label` column holds each row's teacher scores
+    [t_positive, t_negative_1..k] from `pos_scores`/`neg_scores` (NaN for a
+    negative borrowed from another query).
+    """
     if loss == "bce":
         q, p, labels = [], [], []
         for r in records:
@@ -65,6 +85,8 @@ def build_train_rows(records: list[dict], loss: str, num_negatives: int) -> dict
         columns: dict[str, list] = {"query": [], "positive": []}
         for i in range(k):
             columns[f"negative_{i + 1}"] = []
+        if teacher:
+            columns["label"] = []
         for n, r in enumerate(usable):
             pos_texts = _texts(r.get("pos"))
             negs = _texts(r.get("neg"))[:k]
@@ -76,11 +98,15 @@ def build_train_rows(records: list[dict], loss: str, num_negatives: int) -> dict
                     negs.append(candidate)
             if len(negs) < k:
                 continue
+            pos_scores, neg_scores = (_scored(r, "pos"), _scored(r, "neg")) if teacher else ({}, {})
             for pos in pos_texts:
                 columns["query"].append(r["query"])
                 columns["positive"].append(pos)
                 for i in range(k):
                     columns[f"negative_{i + 1}"].append(negs[i])
+                if teacher:
+                    columns["label"].append([pos_scores.get(pos, math.nan)]
+                                            + [neg_scores.get(n, math.nan) for n in negs])
         return columns
     if loss == "listwise":
         q, docs, labels = [], [], []
@@ -95,9 +121,30 @@ def build_train_rows(records: list[dict], loss: str, num_negatives: int) -> dict
     raise ValueError(f"unknown loss {loss!r}")
 
 
-def make_loss(loss: str, model, num_negatives: int):
+def check_distillation(loss: str, records: list[dict], train_file: Path) -> None:
+    """`distill` needs the mnrl row layout and teacher scores in every record; InputError otherwise."""
+    from wrapper.errors import InputError
+
+    if loss != "mnrl":
+        raise InputError.at("params.distill", f"distillation works with cross-encoder:mnrl, not cross-encoder:{loss}",
+                            hint="render the config with --task cross-encoder:mnrl, or set distill: none")
+    for lineno, record in enumerate(records, 1):
+        if not isinstance(record.get("pos_scores"), list) or not isinstance(record.get("neg_scores"), list):
+            raise InputError.at(train_file, "no teacher scores (pos_scores/neg_scores) for params.distill",
+                                line=lineno, hint="prepare the dataset again with mining on (the miner's scores "
+                                "are kept) or with --teacher MODEL; or set distill: none")
+
+
+def make_loss(loss: str, model, num_negatives: int, *, params: Any = None):
+    """The loss for `loss`; with `params` (a CrossEncoderParams whose distill is on) the distillation loss."""
     from sentence_transformers.cross_encoder import losses
 
+    if params is not None:
+        from wrapper.train.distill import make_distill_loss
+
+        return make_distill_loss(model, num_negatives=num_negatives, mode=params.distill,
+                                 label_weight=params.label_weight, distill_weight=params.distill_weight,
+                                 temperature=params.distill_temperature)
     if loss == "bce":
         return losses.BinaryCrossEntropyLoss(model)
     if loss == "mnrl":
@@ -158,8 +205,12 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
     params = config.params_model()
     loss_name = config.loss or "bce"
     root = resolve_data_path(config, base_dir).parent
-    records = read_jsonl(root / "flagembedding" / "train.jsonl")
-    columns = build_train_rows(records, loss_name, params.num_negatives)
+    train_file = root / "flagembedding" / "train.jsonl"
+    records = read_jsonl(train_file)
+    distill = params.distill != "none"
+    if distill:
+        check_distillation(loss_name, records, train_file)
+    columns = build_train_rows(records, loss_name, params.num_negatives, teacher=distill)
     train_dataset = Dataset.from_dict(columns).shuffle(seed=params.seed)
     if len(train_dataset) == 0:
         raise ValueError(f"no usable training rows for loss {loss_name} in {root / 'flagembedding/train.jsonl'}")
@@ -233,7 +284,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         model=model,
         args=args,
         train_dataset=train_dataset,
-        loss=make_loss(loss_name, model, params.num_negatives),
+        loss=make_loss(loss_name, model, params.num_negatives, params=params if distill else None),
         evaluator=evaluator,
         callbacks=[Emit()],
     )
