@@ -73,8 +73,22 @@ def test_total_steps_follow_rows_batch_and_processes_without_max_steps(dataset):
     run = resolve(_config(dataset, max_steps=None, epochs=2, batch_size=5), num_processes=2)
     cmd = build_command(run)
     assert cmd.argv[cmd.argv.index("--nproc_per_node") + 1] == "2"
-    assert cmd.total_steps == math.ceil(12 / (5 * 2)) * 2
     assert cmd.argv[cmd.argv.index("--max_steps") + 1] == "-1"
+    # FlagEmbedding reshapes by the batch size: the short last batch is dropped (12 queries, 5 x 2 a step)
+    assert cmd.argv[cmd.argv.index("--dataloader_drop_last") + 1] == "True"
+    assert cmd.total_steps == (12 // (5 * 2)) * 2
+    run = resolve(_config(dataset, name="too-big", max_steps=None, batch_size=7), num_processes=2)
+    with pytest.raises(InputError, match=r"12 training queries, fewer than one full batch \(7 per process x 2"):
+        build_command(run)
+
+
+def test_distill_passes_knowledge_distillation_when_the_file_has_teacher_scores(dataset):
+    train = dataset / "flagembedding" / "train.jsonl"
+    records = [json.loads(line) for line in train.read_text().splitlines()]
+    train.write_text("".join(json.dumps({**r, "pos_scores": [2.0], "neg_scores": [0.5] * len(r["neg"])}) + "\n"
+                             for r in records))
+    cmd = build_command(resolve(_config(dataset, distill=True)))
+    assert cmd.argv[cmd.argv.index("--knowledge_distillation") + 1] == "True"
 
 
 def test_mixed_precision_on_a_machine_without_a_gpu_is_refused(dataset):
@@ -201,3 +215,44 @@ def test_a_broken_train_file_ends_as_failed_naming_the_file(dataset):
     assert "ChildFailedError" not in status["cause"]
     assert status["cause"] in str(info.value)
     assert not (_runs() / "broken" / "model" / "model.safetensors").exists()
+
+
+# A CLI whose SIGINT raises KeyboardInterrupt even when pytest runs as a background job.
+CLI = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+       "from wrapper.cli import main; main(sys.argv[1:])")
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_training_ends_interrupted_with_no_process_left(dataset):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    config = _config(dataset, name="tiny-stop", max_steps=5000)
+    run_dir = _runs() / "stop"
+    cli = subprocess.Popen([sys.executable, "-c", CLI, "train", str(config), "--run-id", "stop", "--no-gate",
+                            "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (run_dir / "metrics.jsonl").exists():  # FlagEmbedding is logging training steps
+            assert cli.poll() is None, cli.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "training never started"
+            time.sleep(0.2)
+        child = read_json(run_dir / "status.json")["pid"]
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, err[-3000:]
+    status = read_json(run_dir / "status.json")
+    assert status["state"] == "interrupted" and status["cause"] == "stopped by SIGINT"
+    assert 1 <= status["steps"]["done"] < 5000 and status["pid"] is None
+    left = [p for p in psutil.process_iter(["cwd", "status"])
+            if (p.info.get("cwd") or "").startswith(str(run_dir)) and p.info.get("status") != psutil.STATUS_ZOMBIE]
+    assert not left, "a training process outlived the run"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child, 0)

@@ -28,7 +28,6 @@ transformers 5.23.0, read in their source and seen in runs):
 from __future__ import annotations
 
 import ast
-import math
 import re
 import sys
 from pathlib import Path
@@ -144,12 +143,21 @@ class FlagEmbeddingLogParser(LogParser):
 
 
 def total_steps(n_rows: int, params: Any, world: int) -> int:
-    """What the HF Trainer computes: ceil(rows / (batch * processes)) // accumulation * epochs, or max_steps."""
+    """What the HF Trainer computes with drop_last: rows // (batch * processes) // accumulation * epochs,
+    or max_steps."""
     if params.max_steps > 0:
         return params.max_steps
-    per_epoch = max(math.ceil(n_rows / (params.per_device_train_batch_size * world))
-                    // params.gradient_accumulation_steps, 1)
+    per_epoch = max(n_rows // (params.per_device_train_batch_size * world) // params.gradient_accumulation_steps, 1)
     return per_epoch * params.num_train_epochs
+
+
+def check_batch(n_rows: int, params: Any, world: int, train_file: Path) -> None:
+    """FlagEmbedding needs at least one full batch (it reshapes scores to [batch size, group])."""
+    need = params.per_device_train_batch_size * world
+    if n_rows < need:
+        raise InputError.at(train_file, f"{n_rows} training queries, fewer than one full batch "
+                                        f"({params.per_device_train_batch_size} per process x {world} processes)",
+                            hint="lower params.per_device_train_batch_size or --num-processes")
 
 
 def check_precision(params: Any, source: object) -> None:
@@ -190,6 +198,8 @@ def flagembedding_args(params: Any, *, base_model: str, train_file: Path, output
         "--report_to", "none",
         "--log_level", "info",  # prints "Total optimization steps = N"
         "--dataloader_num_workers", "0",
+        # FlagEmbedding reshapes the logits to [per_device_train_batch_size, group]: a short last batch crashes
+        "--dataloader_drop_last", "True",
     ]
     if params.fp16:
         args += ["--fp16", "True"]
@@ -226,7 +236,9 @@ def command(run):  # run: wrapper.train.ResolvedRun -> wrapper.train.Command
     params = config.params_model()
     check_precision(params, run.config_path)
     train_file = run.data_path / f"{config.data.train_split}.jsonl"
-    total = total_steps(at.count_rows(train_file), params, run.num_processes)
+    n_rows = at.count_rows(train_file)
+    check_batch(n_rows, params, run.num_processes, train_file)
+    total = total_steps(n_rows, params, run.num_processes)
     logging_steps = params.logging_steps if params.logging_steps > 0 else max(total // 20, 1)
     model_dir = run.run_dir / "model"
     argv = launcher_argv(
