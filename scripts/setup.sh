@@ -22,7 +22,7 @@ if [[ ! -f .venv/.autorerank-stamp || "$(cat .venv/.autorerank-stamp)" != "$main
     echo "setup: creating/updating .venv (autorerank, sentence-transformers, mteb, streamlit)"
     [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
     .venv/bin/pip install "${PIP_FLAGS[@]}" "$TORCH_PIN"
-    .venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[test,bench]"
+    .venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[test,bench,onnx,llamaindex]"
     echo "$main_stamp" > .venv/.autorerank-stamp
 fi
 

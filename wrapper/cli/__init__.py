@@ -29,6 +29,8 @@ COMMANDS = {
     "leaderboard": "wrapper.cli.leaderboard:leaderboard",
     "demo": "wrapper.cli.demo:demo",
     "gate": "wrapper.cli.gate:gate",
+    "serve": "wrapper.cli.serve:serve",
+    "export": "wrapper.cli.export:export",
 }
 
 
@@ -68,6 +70,8 @@ def cli() -> None:
     eval         a run or checkpoint -> results/ (MTEB layout)
     leaderboard  the Streamlit leaderboard over results/ and runs/
     demo         the whole loop on the bundled model and sample data
+    serve        a /rerank HTTP API over a model (Cohere/Jina/TEI shape)
+    export       a run -> a self-contained model folder with a model card (or ONNX)
     """
 
 

@@ -305,14 +305,13 @@ def base_model_ref(ref: ModelRef, runs: Path | None = None) -> ModelRef | None:
     return resolve_model(base, runs, role="base")
 
 
-def load(ref: ModelRef, *, device: str | None = None):
-    """Load the checkpoint with sentence-transformers as its kind."""
-    from sentence_transformers import CrossEncoder, SentenceTransformer
+def load(ref: ModelRef, *, device: str | None = None, precision: str = "fp32"):
+    """Load the checkpoint with sentence-transformers as its kind, in `precision`
+    (`auto | fp32 | bf16`, see wrapper.precision)."""
+    from wrapper import precision as prec
 
     try:
-        if ref.kind == CROSS_ENCODER:
-            return CrossEncoder(str(ref.path), device=device)
-        return SentenceTransformer(str(ref.path), device=device)
+        return prec.load(ref.path, ref.kind, precision=precision, device=device)
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError.at(ref.path, f"cannot load as a {ref.kind} ({reason})",
