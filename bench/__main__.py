@@ -28,6 +28,7 @@ BENCHMARKS = {
     "train": ("bench.bench_train", "wrapper overhead vs bare `autotrain --config`; cross-encoder backend vs plain ST script"),
     "eval": ("bench.bench_eval", "`autorerank eval` pairs/s vs direct CrossEncoder.predict; cached re-evaluation"),
     "leaderboard": ("bench.bench_leaderboard", "leaderboard cold load of 1,000 result files"),
+    "generate": ("bench.bench_generate", "`generate` on 1,000 chunks, 8 in flight, stand-in LLM vs a bare httpx pool; cached re-run"),
     "quality": ("bench.quality", "fine-tuning quality on scifact and cmrc2018 (MAP, MRR@10, NDCG@10)"),
 }
 
