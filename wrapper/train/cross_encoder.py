@@ -180,6 +180,19 @@ def _from_env(value: str) -> str:
     return value
 
 
+def bf16_available(torch) -> bool:
+    """bf16 autocast pays off: a GPU with bf16, or a CPU with bf16 instructions (AVX512-BF16/AMX).
+
+    Elsewhere `mixed_precision: bf16` falls back to fp32 (emulated bf16 is slower, not faster).
+    """
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _schedule(total_steps: int, wanted: int, every: int) -> int:
     return every if every > 0 else max(1, math.ceil(total_steps / wanted))
 
@@ -253,7 +266,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         max_grad_norm=params.max_grad_norm,
         seed=params.seed,
         fp16=params.mixed_precision == "fp16",
-        bf16=params.mixed_precision == "bf16",
+        bf16=params.mixed_precision == "bf16" and bf16_available(torch),
         logging_steps=_schedule(total, 20, params.logging_steps),
         eval_strategy="steps" if evaluator else "no",
         eval_steps=eval_every if evaluator else None,
