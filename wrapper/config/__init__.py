@@ -54,9 +54,10 @@ from wrapper.config.schema import (
 from wrapper.config.tokens import TOKEN_LITERAL_RE, TOKEN_PLACEHOLDER
 
 __all__ = [
-    "AUTOTRAIN_TASKS", "CROSS_ENCODER_LOSSES", "CROSS_ENCODER_TASKS", "FLAGEMBEDDING_TASKS", "GENERIC_PRESET", "PRESETS",
-    "PROJECT_NAME_RE", "TASKS", "TOKEN_LITERAL_RE", "TOKEN_PLACEHOLDER", "AutoTrainParams", "ColumnMapping",
-    "CrossEncoderParams", "DataSection", "FlagEmbeddingParams", "HubSection", "TrainConfig", "build_config", "default_base_model",
-    "is_cross_encoder", "is_flagembedding", "load_config", "params_class", "parse_config", "preset_for", "render_config", "resolve_data_path",
-    "split_file", "validate_config", "validate_files",
+    "AUTOTRAIN_TASKS", "CROSS_ENCODER_LOSSES", "CROSS_ENCODER_TASKS", "FLAGEMBEDDING_TASKS", "GENERIC_PRESET",
+    "PRESETS", "PROJECT_NAME_RE", "TASKS", "TOKEN_LITERAL_RE", "TOKEN_PLACEHOLDER", "AutoTrainParams",
+    "ColumnMapping", "CrossEncoderParams", "DataSection", "FlagEmbeddingParams", "HubSection", "TrainConfig",
+    "build_config", "default_base_model", "is_cross_encoder", "is_flagembedding", "load_config",
+    "params_class", "parse_config", "preset_for", "render_config", "resolve_data_path", "split_file",
+    "validate_config", "validate_files",
 ]

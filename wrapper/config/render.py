@@ -18,8 +18,8 @@ def _default_task(manifest: dict) -> str:
 
 
 #: the generic flags of `build_config` -> FlagEmbedding's argument names
-_FLAGEMBEDDING_NAMES = {"epochs": "num_train_epochs", "lr": "learning_rate", "batch_size": "per_device_train_batch_size",
-                        "max_steps": "max_steps"}
+_FLAGEMBEDDING_NAMES = {"epochs": "num_train_epochs", "lr": "learning_rate",
+                        "batch_size": "per_device_train_batch_size", "max_steps": "max_steps"}
 
 
 def _column_mapping(task: str) -> dict[str, str]:
