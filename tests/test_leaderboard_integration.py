@@ -18,6 +18,8 @@ from wrapper.leaderboard import loaders, tables
 pytestmark = pytest.mark.slow
 
 RUN_ID = "20261123-230000-tiny-ce"
+#: what the leaderboard must show for the verdicts a 3-query split can give
+SHOWN = {"inconclusive": "? inconclusive", "collapsed": "✖ collapsed"}
 ROWS = [
     {"query_id": "q1", "query": "how do plants make food",
      "positive": ["Plants make food by photosynthesis using sunlight, water and carbon dioxide."],
@@ -37,6 +39,7 @@ def evaluated(isolated_home, bundled_model_path):
     from sentence_transformers import CrossEncoder
 
     from wrapper.evaluate import evaluate
+    from wrapper.gate import check_run
 
     data = isolated_home / "data" / "tiny"
     (data / "eval").mkdir(parents=True)
@@ -52,12 +55,9 @@ def evaluated(isolated_home, bundled_model_path):
               "model": str(model)}
     (model.parent / "status.json").write_text(json.dumps(status))
     report = evaluate(RUN_ID, show_progress=False)
-    # the gate verdict (written by the pipeline in real use) from the real scores
     by_role = {r["role"]: r for r in report.rows}
-    base, fine = by_role["base"]["main_score"], by_role["fine-tune"]["main_score"]
-    status["gate"] = {"verdict": "improved" if fine > base else "regressed", "metric": "map_at_1000",
-                      "base": base, "fine_tuned": fine, "delta": fine - base, "spread": 0.1, "advice": ""}
-    (model.parent / "status.json").write_text(json.dumps(status))
+    # the real gate judges the run and writes status.json["gate"], as the pipeline does after training
+    check_run(model.parent, general=[])
     return isolated_home, by_role
 
 
@@ -80,8 +80,11 @@ def test_leaderboard_reads_what_evaluate_wrote(evaluated):
     row = cmp.iloc[0]
     expected = (by_role["fine-tune"]["main_score"] - by_role["base"]["main_score"]) * 100
     assert row["Δ"] == pytest.approx(expected, abs=0.01)
-    assert row["Gate"] == tables.gate_label(runs[RUN_ID].verdict)
-    assert row["success"] == (runs[RUN_ID].verdict == "improved")
+    gate = json.loads((home / "runs" / RUN_ID / "status.json").read_text())["gate"]
+    # 3 validation queries cannot judge a fine-tune (the gate needs 5 with negatives), unless it collapsed
+    assert gate["verdict"] in ("inconclusive", "collapsed") and runs[RUN_ID].verdict == gate["verdict"]
+    assert row["Gate"] == SHOWN[gate["verdict"]] and row["verdict"] == gate["verdict"]
+    assert not row["success"]
 
 
 def test_app_shows_the_evaluated_models(evaluated):
@@ -94,4 +97,6 @@ def test_app_shows_the_evaluated_models(evaluated):
     fine = f"autorerank/{RUN_ID}"
     assert {fine, "sentence-transformers/all-MiniLM-L6-v2"} <= set(df.index)
     assert df.loc[fine, "AutoRerank-tiny-validation"] == pytest.approx(round(by_role["fine-tune"]["main_score"] * 100, 2))
+    verdict = json.loads((home / "runs" / RUN_ID / "status.json").read_text())["gate"]["verdict"]
+    assert df.loc[fine, "Gate"] == SHOWN[verdict]
     assert not at.warning
