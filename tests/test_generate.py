@@ -195,6 +195,7 @@ def test_a_user_template_replaces_the_prompts(tmp_path):
         generate(FEW[:1], tmp_path / "g.jsonl", _options("http://127.0.0.1:9/v1", tmp_path, prompt_template=bad))
 
 
+@pytest.mark.slow  # loads the bundled model as the miner
 def test_the_consistency_filter_keeps_questions_whose_chunk_the_miner_finds(tmp_path):
     with StandIn() as llm:
         report = generate(FEW, tmp_path / "g.jsonl", _options(llm.url, tmp_path, filter_top_k=1), progress=False)
