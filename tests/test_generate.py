@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -259,3 +258,12 @@ def test_cli_a_401_stops_at_once_and_the_key_never_reaches_a_file_or_log(tmp_pat
         assert secret.encode() not in path.read_bytes(), path
     for text in (out, err, err2, caplog.text):
         assert secret not in text
+
+
+def test_when_every_call_fails_nothing_is_written_and_the_message_says_why(tmp_path):
+    from wrapper.errors import RunFailed
+
+    with StandIn(always="500") as llm:
+        with pytest.raises(RunFailed, match=r"every one of the \d+ LLM calls failed after its retries \(http 500"):
+            generate(FEW[:1], tmp_path / "g.jsonl", _options(llm.url, tmp_path, max_retries=1), progress=False)
+    assert not (tmp_path / "g.jsonl").exists()

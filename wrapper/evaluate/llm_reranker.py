@@ -26,7 +26,6 @@ import concurrent.futures as cf
 import hashlib
 import re
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wrapper.errors import InputError
+from wrapper.errors import InputError, RunFailed
 from wrapper.jsonio import atomic_path, write_json
 
 __all__ = ["GenerateOptions", "GenerateReport", "generate", "manifest_path"]
@@ -181,6 +181,11 @@ def generate(sources: list[Path], out: Path, options: GenerateOptions, *, progre
             failed += 1
             continue
         candidates += [(q, i) for q in qfilter.keep(reply.text, chunk.lang)]
+    if failed == len(chunks):
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(client.usage.retry_reasons.items())) or "see above"
+        raise RunFailed(f"every one of the {failed} LLM calls failed after its retries ({reasons}); nothing written."
+                        "\n  hint: check that the endpoint is up (answers already received are cached; "
+                        "run the same command again to continue)")
     consistency: dict[str, Any] = {"enabled": False}
     if options.filter_top_k is not None and candidates:
         from wrapper.generate.consistency import consistency_filter
