@@ -206,7 +206,8 @@ def test_a_broken_train_file_ends_as_failed_naming_the_file(dataset):
     config = _config(dataset, name="tiny-broken")
     train = dataset / "flagembedding" / "train.jsonl"
     first = train.read_text().splitlines()[0]
-    train.write_text(first + "\n" + "{not json\n")  # the config check reads the first record only
+    # the config check reads the first record only; enough lines for one batch of 4
+    train.write_text(first + "\n" + "{not json\n" + (first + "\n") * 4)
     with pytest.raises(RunFailed) as info:
         train_run(config, run_id="broken", progress=False)
     status = read_json(_runs() / "broken" / "status.json")
