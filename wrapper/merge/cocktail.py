@@ -38,15 +38,21 @@ from wrapper.merge.sources import MergePlan, Source
 
 @contextlib.contextmanager
 def _quiet():
-    """Silence transformers' load reports while loading sources (they are expected here)."""
+    """Silence load reports while loading sources (a fresh head on a bi-encoder base is expected here)."""
+    import logging
+
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
+    st_logger = logging.getLogger("sentence_transformers")
+    st_level = st_logger.level
     hf_logging.set_verbosity_error()
+    st_logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
+        st_logger.setLevel(st_level)
 
 
 def load_as(path: Path, kind: str, *, num_labels: int | None = None, device: str | None = "cpu"):
