@@ -21,7 +21,7 @@ from wrapper.prepare.mining import MiningStats, load_miner, mine
 from wrapper.prepare.options import PrepareOptions
 from wrapper.prepare.records import Collector, QueryEntry
 from wrapper.prepare.split import split_queries
-from wrapper.prepare.teacher import teacher_scores
+from wrapper.prepare.teacher import check_teacher, teacher_scores
 
 FILES = {
     "autotrain_train": "autotrain/train.csv",
@@ -55,6 +55,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
     if not sources:
         raise InputError("no SOURCE given\n  hint: autorerank prepare data.csv --out data/mine")
     writers.check_output(out, options.overwrite)  # fail before any heavy work
+    check_teacher(options)
 
     collector = Collector()
     infos: list[SourceInfo] = [read_source(path, options, collector) for path in sources]

@@ -36,6 +36,19 @@ MINER = "miner"  # PrepareOptions.teacher: reuse the miner and its mining scores
 DECIMALS = 5
 
 
+def check_teacher(options: PrepareOptions) -> None:
+    """Fail before any heavy work when --teacher names nothing loadable (resolving loads no weights)."""
+    if options.teacher in (None, MINER):
+        return
+    from wrapper.evaluate.models import resolve_model
+
+    try:
+        resolve_model(options.teacher)
+    except InputError as exc:
+        raise InputError(f"--teacher {options.teacher!r}: {exc}\n  hint: pass a cross-encoder or sentence-transformers "
+                         "model folder, a run id, 'bundled', or a Hub id when the Hub is reachable") from None
+
+
 def load_teacher(name: str, device: str | None = None) -> tuple[Any, str, str]:
     """(loaded model, kind, resolved name) for --teacher; a clear InputError when it cannot be loaded."""
     from wrapper.evaluate.models import load, resolve_model
