@@ -29,6 +29,8 @@ BENCHMARKS = {
     "eval": ("bench.bench_eval", "`autorerank eval` pairs/s vs direct CrossEncoder.predict; cached re-evaluation"),
     "leaderboard": ("bench.bench_leaderboard", "leaderboard cold load of 1,000 result files"),
     "generate": ("bench.bench_generate", "`generate` on 1,000 chunks, 8 in flight, stand-in LLM vs a bare httpx pool; cached re-run"),
+    "serve": ("bench.bench_serve", "`autorerank serve` at 1/8/32 clients (p50/p99, pairs/s) vs direct CrossEncoder.predict"),
+    "precision": ("bench.bench_precision", "bf16 vs fp32 (and ONNX int8) scoring: pairs/s, MAP difference, rank agreement"),
     "quality": ("bench.quality", "fine-tuning quality on scifact and cmrc2018 (MAP, MRR@10, NDCG@10)"),
 }
 
