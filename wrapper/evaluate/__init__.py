@@ -224,6 +224,7 @@ def evaluate(
     runs: Path | None = None,
     t2_crosslingual: Path | None = None,
     show_progress: bool = True,
+    precision: str = "fp32",
 ) -> EvalReport:
     """Evaluate MODEL (run id / folder / `bundled` / Hub id) and, for a run, its base model.
 
@@ -271,7 +272,7 @@ def evaluate(
         for current in refs:
             _evaluate_one(current, base if current is ref else None, specs, report, results_dir=results_dir,
                           overwrite=overwrite, batch_size=batch_size, loaded_tasks=loaded_tasks,
-                          show_progress=show_progress)
+                          show_progress=show_progress, precision=precision)
     finally:
         for task in loaded_tasks.values():
             try:
@@ -283,7 +284,7 @@ def evaluate(
 
 def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], report: EvalReport, *,
                   results_dir: Path, overwrite: bool, batch_size: int, loaded_tasks: dict,
-                  show_progress: bool) -> None:
+                  show_progress: bool, precision: str = "fp32") -> None:
     folder = _results.model_folder(results_dir, ref.name, ref.revision)
     header = _header(ref, base)
     loaded = None
@@ -327,7 +328,7 @@ def _evaluate_one(ref: ModelRef, base: ModelRef | None, specs: list[TaskSpec], r
             loaded_tasks[key] = task
         task = loaded_tasks[key]
         if loaded is None:
-            loaded = load(ref)
+            loaded = load(ref, precision=precision)  # auto | fp32 | bf16 (wrapper.precision)
             wrapper = _wrap(loaded, ref)
         result, wall = _run_mteb(wrapper, task, batch_size=batch_size, show_progress=show_progress)
         # keep other subsets/splits already stored for the same data (e.g. MIRACLReranking:zho, then :jpn)

@@ -80,15 +80,16 @@ class MiningStats:
         }
 
 
-def load_miner(name: str, device: str | None = None):
-    """Load a SentenceTransformer from a name or path; a clear InputError when it cannot."""
-    from sentence_transformers import SentenceTransformer
-
+def load_miner(name: str, device: str | None = None, precision: str = "fp32"):
+    """Load a SentenceTransformer from a name or path in `precision` (auto | fp32 | bf16, see
+    wrapper.precision); a clear InputError when it cannot."""
+    from wrapper import precision as prec
     from wrapper.settings import resolve_model
 
     resolved = resolve_model(name)
+    prec.check(precision, "--precision")
     try:
-        return SentenceTransformer(resolved, device=device)
+        return prec.load(resolved, "bi-encoder", precision=precision, device=device)
     except Exception as exc:  # OSError (not found / offline), ValueError (not a model), ...
         raise InputError(
             f"--miner {name!r}: cannot load it as a sentence-transformers model ({type(exc).__name__}: "
