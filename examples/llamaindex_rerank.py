@@ -69,9 +69,10 @@ def before_after(index, reranker_folder: str, queries: list[str], top_k: int = 1
     out = []
     for query in queries:
         nodes = retriever.retrieve(query)
+        # read the retriever's top-n first: the postprocessor overwrites node scores in place
+        before = [(n.node.metadata.get("title"), round(float(n.score), 4)) for n in nodes[:top_n]]
         reranked = rerank.postprocess_nodes(nodes, query_str=query)
-        out.append({"query": query,
-                    "before": [(n.node.metadata.get("title"), round(float(n.score), 4)) for n in nodes[:top_n]],
+        out.append({"query": query, "before": before,
                     "after": [(n.node.metadata.get("title"), round(float(n.score), 4)) for n in reranked]})
     return out
 
