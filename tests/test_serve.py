@@ -151,3 +151,45 @@ def test_port_in_use_is_a_clear_error(run_cli, server):
     port = base.rsplit(":", 1)[1]
     code, _out, err = run_cli("serve", "bundled", "--port", port)
     assert code == 2 and "already in use" in err and f"--port {int(port) + 1}" in err
+
+
+def test_batcher_merges_concurrent_jobs_and_survives_a_failing_batch():
+    import asyncio
+
+    from wrapper.serve.batching import Batcher
+
+    calls: list[int] = []
+
+    def score(jobs):
+        calls.append(len(jobs))
+        if any(q == "boom" for q, _ in jobs):
+            raise ValueError("bad batch")
+        return [[float(len(d)) for d in docs] for _q, docs in jobs]
+
+    async def main():
+        batcher = Batcher(score, max_batch_pairs=100, max_wait_ms=50)
+        await batcher.start()
+        results = await asyncio.gather(*(batcher.submit(f"q{i}", ["a" * i, "bb"]) for i in range(10)))
+        with pytest.raises(ValueError):
+            await batcher.submit("boom", ["x"])
+        after = await batcher.submit("q", ["ccc"])
+        await batcher.stop()
+        return results, after
+
+    results, after = asyncio.run(main())
+    assert results[3] == [3.0, 2.0] and after == [3.0]
+    assert calls[0] == 10  # ten concurrent requests, one model call
+    assert len(calls) == 3
+
+
+def test_bi_encoder_scorer_ranks_by_cosine(bundled_model_path):
+    import numpy as np
+
+    from wrapper.serve.scorer import load_scorer
+
+    scorer = load_scorer(str(bundled_model_path), precision="fp32")
+    assert scorer.kind == "bi-encoder" and scorer.identity["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    (scores,) = scorer.score([("Where is the Eiffel Tower?", DOCS)])
+    emb = scorer.model.encode(["Where is the Eiffel Tower?", *DOCS], normalize_embeddings=True)
+    np.testing.assert_allclose(scores, emb[1:] @ emb[0], atol=1e-5)
+    assert int(np.argmax(scores)) == 2
