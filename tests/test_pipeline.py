@@ -44,10 +44,10 @@ def test_demo_runs_the_whole_loop_then_reuses_it(isolated_home, sample_data):
         meta = json.loads(next((results / f"autorerank__{status['run_id']}").glob(f"*/{RESULTS_METADATA}"))
                           .read_text())
         task = next(iter(meta["tasks"].values()))
-        assert gate["fine_tuned"] == pytest.approx(task["main_score"], abs=1e-6)
+        assert gate["fine_tuned"] == pytest.approx(task["main_score"], abs=1e-5)  # mteb rounds main_score to 5 decimals
         base_meta = json.loads(next((results / "sentence-transformers__all-MiniLM-L6-v2").glob(
             f"*/{RESULTS_METADATA}")).read_text())
-        assert gate["base"] == pytest.approx(base_meta["tasks"][gate["task"]]["main_score"], abs=1e-6)
+        assert gate["base"] == pytest.approx(base_meta["tasks"][gate["task"]]["main_score"], abs=1e-5)  # mteb rounds main_score to 5 decimals
         # held-out candidates are mined without the false-negative guard: every query can judge
         assert gate["details"]["informative_queries"] == gate["details"]["validation_queries"] == 38
         low, high = gate["ci"]
