@@ -96,7 +96,7 @@ def test_a_fine_tune_that_wins_in_domain_and_loses_in_general_forgot(
     assert entry["queries"] == len(base_wins)
     assert "autorerank merge noisy --auto" in result.advice
     # the gate's own MAP is MTEB's map_at_1000 for the same model and split
-    assert result.fine_tuned == pytest.approx(result.details["mteb_main_score"], abs=1e-6)
+    assert result.fine_tuned == pytest.approx(result.details["mteb_main_score"], abs=1e-5)
     stored = json.loads((run / "status.json").read_text())["gate"]
     assert stored["verdict"] == "forgot" and stored["general"][0]["verdict"] == "forgot"
 
