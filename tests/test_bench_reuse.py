@@ -129,6 +129,21 @@ def test_markdown_says_which_rows_were_reused_and_when():
     assert "trained 2026-12-01T09:58:00Z, reused" in row["figure"]
 
 
+def test_gate_column_and_out_of_domain_table_come_from_the_gates_general_checks():
+    gate = {"verdict": "forgot", "delta": 0.05, "ci": [0.01, 0.09], "general": [
+        {"name": "scifact-dev", "base": 0.6, "fine_tuned": 0.33, "delta": -0.27, "ci": [-0.33, -0.21],
+         "queries": 150, "verdict": "forgot"}]}
+    assert quality._gate_text(gate) == "forgot (+0.050 [+0.010, +0.090]); scifact-dev: forgot (-0.270 [-0.330, -0.210])"
+    results = {"datasets": {"cmrc2018": {"models": {"fine-tuned cross-encoder": {"gate": gate}},
+                                         "merged": {"cross-encoder": {"gate": {**gate, "general": [
+                                             {**gate["general"][0], "fine_tuned": 0.5, "delta": -0.1}]}}}}}}
+    ood = quality._out_of_domain(results)
+    row = ood["cmrc2018-trained on scifact-dev"]
+    assert row["base bi-encoder"] == 0.6
+    assert (row["cross-encoder"]["map"], row["cross-encoder"]["verdict"]) == (0.33, "forgot")
+    assert row["cross-encoder merged"]["map"] == 0.5
+
+
 @pytest.mark.slow
 def test_quality_twice_reuses_every_row_and_a_changed_parameter_remeasures_its_rows(tmp_path, shared_datasets,
                                                                                      monkeypatch, capsys):
