@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wrapper.cli.gate import gate_options, general_specs
+from wrapper.cli.gate import gate_flags, gate_options
 
 
 @click.command()
@@ -33,12 +33,12 @@ def demo(fresh: bool, runs: Path | None, results: Path | None, skip_cross_encode
       autorerank demo --fresh
       autorerank demo --fail-on regressed,collapsed,forgot
     """
-    from wrapper.gate import GateResult, enforce, parse_fail_on
+    from wrapper.gate import GateResult, enforce
     from wrapper.pipeline import DemoOptions, run_demo
 
-    refuse = parse_fail_on(fail_on)
+    refuse, specs = gate_flags(False, general, no_general, fail_on)
     opts = DemoOptions(fresh=fresh, runs=runs, results=results, skip_cross_encoder=skip_cross_encoder,
-                       general=general_specs(general, no_general))
+                       general=specs)
     click.echo("autorerank demo: prepare -> config -> train (AutoTrain + cross-encoder) -> evaluate -> gate", err=True)
     result = run_demo(opts)
 

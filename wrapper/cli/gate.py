@@ -1,6 +1,7 @@
 """`autorerank gate RUN`: judge a finished run (again) against its base, in domain and in general.
 
-`gate_options` declares the gate's flags once; `train`, `demo` and `merge` reuse them.
+`gate_options` declares the gate's flags once; `train`, `demo` and `merge` reuse them, and
+`train` and `merge` judge what they made with `gate_flags` + `gate_after`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,40 @@ def general_specs(general: tuple[str, ...], no_general: bool) -> list[str] | Non
             raise click.UsageError("--general and --no-general exclude each other")
         return []
     return list(general) or None
+
+
+def gate_flags(no_gate: bool, general: tuple[str, ...], no_general: bool,
+               fail_on: str | None) -> tuple[set[str], list[str] | None]:
+    """(verdicts refused by --fail-on, `general=` for `check_run`), checked before any work is done."""
+    from wrapper.gate import parse_fail_on
+
+    refuse = parse_fail_on(fail_on)  # a typo fails before training, not after
+    if refuse and no_gate:
+        raise click.UsageError("--fail-on needs the gate: drop --no-gate")
+    return refuse, general_specs(general, no_general)
+
+
+def gate_after(run_dir: Path, run_id: str, *, what: str, runs: Path | None, general: list[str] | None,
+               refuse: set[str], split: str = "validation") -> None:
+    """Judge a run just made (`what`: "fine-tune", "merge"), print the verdict and enforce --fail-on.
+
+    When the gate cannot run, the run still stands: a warning says why, unless
+    --fail-on asked for a verdict (no verdict is not a pass), then the error is raised.
+    """
+    from wrapper.errors import AutoRerankError
+    from wrapper.gate import check_run, enforce
+
+    click.echo(f"  gate:    evaluating the {what} against its base model ...", err=True)
+    try:
+        verdict = check_run(run_dir, runs=runs, split=split, general=general)
+    except AutoRerankError as exc:
+        if refuse:
+            raise
+        click.secho(f"  gate:    not run: {exc}\n           (the {what} is fine to use; skip with --no-gate)",
+                    fg="yellow", err=True)
+        return
+    click.echo(f"  gate:    {verdict.sentence()}")
+    enforce({run_id: verdict.verdict}, refuse)
 
 
 @click.command()

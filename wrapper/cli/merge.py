@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wrapper.cli.gate import gate_options, general_specs
+from wrapper.cli.gate import gate_after, gate_flags, gate_options
 
 
 @click.command()
@@ -50,13 +50,9 @@ def merge(run, models, base, weights, auto, auto_queries, auto_tolerance, name, 
       autorerank merge my-run runs/other-run/model --weights 0.5,0.25,0.25
       autorerank merge my-run --auto --general data/scifact --auto-queries 60
     """
-    from wrapper.gate import parse_fail_on
     from wrapper.merge import merge_run
 
-    refuse = parse_fail_on(fail_on)
-    if refuse and no_gate:
-        raise click.UsageError("--fail-on needs the gate: drop --no-gate")
-    specs = general_specs(general, no_general)
+    refuse, specs = gate_flags(no_gate, general, no_general, fail_on)
     result = merge_run(run, list(models), base=base, weights=weights, auto=auto, name=name, runs=runs,
                        general=specs, split=split, auto_tolerance=auto_tolerance, auto_queries=auto_queries,
                        progress=lambda msg: click.echo(msg, err=True))
@@ -71,22 +67,9 @@ def merge(run, models, base, weights, auto, auto_queries, auto_tolerance, name, 
         click.echo(f"  curve:   {status['auto']['curve']}")
     click.echo(f"  model:   {status['model']}")
     click.echo(f"  folder:  {result.run_dir}")
-    if no_gate:
-        return
-    from wrapper.errors import AutoRerankError
-    from wrapper.gate import check_run, enforce
-
-    click.echo("  gate:    evaluating the merge against the base model ...", err=True)
-    try:
-        verdict = check_run(result.run_dir, runs=runs, split=split, general=specs)
-    except AutoRerankError as exc:
-        if refuse:
-            raise
-        click.secho(f"  gate:    not run: {exc}\n           (the merged model is fine to use; skip with --no-gate)",
-                    fg="yellow", err=True)
-        return
-    click.echo(f"  gate:    {verdict.sentence()}")
-    enforce({status["run_id"]: verdict.verdict}, refuse)
+    if not no_gate:
+        gate_after(result.run_dir, status["run_id"], what="merge", runs=runs, general=specs, refuse=refuse,
+                   split=split)
 
 
 def _curve_table(curve) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wrapper.cli.gate import gate_options, general_specs
+from wrapper.cli.gate import gate_after, gate_flags, gate_options
 
 
 @click.command()
@@ -38,13 +38,9 @@ def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_
       autorerank train autotrain_configs/sample-minilm.yml
       autorerank train autotrain_configs/sample-minilm-ce-bce.yml --num-processes 2
     """
-    from wrapper.gate import parse_fail_on
     from wrapper.train import train_run
 
-    refuse = parse_fail_on(fail_on)  # a typo fails before training, not after
-    if refuse and no_gate:
-        raise click.UsageError("--fail-on needs the gate: drop --no-gate")
-    specs = general_specs(general, no_general)
+    refuse, specs = gate_flags(no_gate, general, no_general, fail_on)
     result = train_run(config_path, runs_dir=runs, run_id=run_id, progress=not no_progress,
                        num_processes=num_processes, autotrain_env=autotrain_env, launcher=launcher)
     status = result.status
@@ -52,19 +48,5 @@ def train(config_path, runs, run_id, num_processes, launcher, autotrain_env, no_
     click.echo(f"run {status['run_id']}: succeeded ({steps.get('done')} steps, {status.get('wall_s')} s)")
     click.echo(f"  model:   {status['model']}")
     click.echo(f"  folder:  {result.run_dir}")
-    if no_gate:
-        return
-    from wrapper.errors import AutoRerankError
-    from wrapper.gate import check_run, enforce
-
-    click.echo("  gate:    evaluating the fine-tune against its base model ...", err=True)
-    try:
-        verdict = check_run(result.run_dir, runs=runs, general=specs)
-    except AutoRerankError as exc:  # the run itself succeeded; say why there is no verdict
-        if refuse:  # automation asked for a verdict: no verdict is not a pass
-            raise
-        click.secho(f"  gate:    not run: {exc}\n           (the model is fine to use; skip with --no-gate)",
-                    fg="yellow", err=True)
-        return
-    click.echo(f"  gate:    {verdict.sentence()}")
-    enforce({status["run_id"]: verdict.verdict}, refuse)
+    if not no_gate:
+        gate_after(result.run_dir, status["run_id"], what="fine-tune", runs=runs, general=specs, refuse=refuse)
