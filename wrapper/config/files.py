@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from wrapper.config.schema import TrainConfig, parse_config
+from wrapper.dataset import iter_jsonl
 from wrapper.errors import InputError
 
 
@@ -25,17 +25,15 @@ def _columns_of(path: Path) -> list[str]:
         if not header:
             raise InputError.at(path, "the file is empty; expected a header line", line=1)
         return header
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError.at(path, f"not valid JSON: {exc.msg}", line=lineno) from None
-                if not isinstance(record, dict):
-                    raise InputError.at(path, "expected a JSON object per line", line=lineno)
-                return list(record)
-    raise InputError.at(path, "the file is empty; expected one JSON object per line")
+    return list(first_record(path)[1])
+
+
+def first_record(path: Path) -> tuple[int, dict]:
+    """(line number, object) of the first JSON line of a training file; an InputError when there is none."""
+    for lineno, record in iter_jsonl(path):
+        return lineno, record
+    raise InputError.at(path, "the file is empty; expected one JSON object per line",
+                        hint="run `autorerank prepare` again")
 
 
 def resolve_data_path(config: TrainConfig, base: Path | None = None) -> Path:

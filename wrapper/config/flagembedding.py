@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from wrapper.config.files import first_record
 from wrapper.config.schema import FLAGEMBEDDING_TASKS, TrainConfig
 from wrapper.errors import InputError
 
@@ -80,21 +81,6 @@ def check_base_folder(base_model: str, source: object) -> None:
                                    f"({config.get('model_type') or ', '.join(architectures)})")
 
 
-def _first_record(path: Path) -> tuple[int, dict]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError.at(path, f"not valid JSON: {exc.msg}", line=lineno) from None
-                if not isinstance(record, dict):
-                    raise InputError.at(path, "expected a JSON object per line", line=lineno)
-                return lineno, record
-    raise InputError.at(path, "the file is empty; expected one JSON object per line",
-                        hint="run `autorerank prepare` again")
-
-
 def _is_list_of(value: Any, kinds: tuple[type, ...]) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, kinds) and not isinstance(v, bool)
                                                            for v in value)
@@ -107,7 +93,7 @@ def check_train_file(config: TrainConfig, data_path: Path, source: object) -> No
         raise InputError.at(source, f"FlagEmbedding trains on {train}, which does not exist",
                             hint="data.path must be data/<name>/flagembedding of a dataset written by "
                                  "`autorerank prepare`")
-    lineno, record = _first_record(train)
+    lineno, record = first_record(train)
     if not isinstance(record.get("query"), str):
         raise InputError.at(train, "expected a string \"query\"", line=lineno)
     if not _is_list_of(record.get("pos"), (str,)):
