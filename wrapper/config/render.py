@@ -124,18 +124,15 @@ def build_config(
 def render_config(
     dataset_dir: Path,
     *,
-    base_model: str,
     name: str,
-    task: str | None = None,
-    epochs: int | None = None,
-    lr: float | None = None,
-    batch_size: int | None = None,
-    max_steps: int | None = None,
     out_dir: Path = Path("autotrain_configs"),
     overwrite: bool = False,
-    **params: Any,
+    **options: Any,
 ) -> Path:
     """Write `out_dir/NAME.yml` for `dataset_dir` and return its path.
+
+    `options` are those of `build_config` (base_model, task, epochs, lr, batch_size,
+    max_steps, hub_username, and any other training param).
 
     Validates everything first (schema, project name, data files and columns, no
     token literal); raises `InputError` with the place and the fix otherwise.
@@ -143,10 +140,7 @@ def render_config(
     import yaml
 
     out = Path(out_dir) / f"{name}.yml"
-    raw = build_config(
-        Path(dataset_dir), base_model=base_model, name=name, task=task, epochs=epochs, lr=lr,
-        batch_size=batch_size, max_steps=max_steps, **params,
-    )
+    raw = build_config(Path(dataset_dir), name=name, **options)
     validate_config(raw, source=f"config for {name!r}")
     if out.exists() and not overwrite:
         raise InputError.at(out, "already exists", hint="pass --overwrite to replace it, or choose another --name")
@@ -160,7 +154,7 @@ def render_config(
             "# flagembedding:reranker runs `torchrun -m FlagEmbedding.finetune.reranker.encoder_only.base`;\n"
             "# params use its argument names. The gate evaluates eval/validation.jsonl after the run.\n"
         )
-    elif not is_cross_encoder(raw["task"]) and "reranker" in base_model:
+    elif not is_cross_encoder(raw["task"]) and "reranker" in options["base_model"]:
         header += (
             "# Note: st:* trains a bi-encoder: AutoTrain keeps this reranker's encoder and drops its\n"
             "# scoring head. For a reranker, render with --task cross-encoder:bce.\n"
