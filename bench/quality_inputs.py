@@ -11,10 +11,7 @@ import random
 import shutil
 from pathlib import Path
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+from wrapper.dataset import read_jsonl  # noqa: F401  (bench.quality imports it from here)
 
 
 def beir_subset(src: Path, dst: Path, *, n_train: int | None, n_dev: int | None, extra_docs: int | None, seed: int = 0) -> Path:

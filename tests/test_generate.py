@@ -90,7 +90,7 @@ def test_a_jsonl_without_a_text_column_says_which_columns_it_has(tmp_path):
 def test_a_bad_jsonl_line_is_named(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text('{"text": "fine"}\n{"text": oops}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="rows.jsonl, line 2: not JSON"):
+    with pytest.raises(InputError, match="rows.jsonl, line 2: not valid JSON"):
         read_documents([path])
 
 

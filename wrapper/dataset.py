@@ -8,6 +8,7 @@ Every stage that reads what `autorerank prepare` wrote goes through here:
     read_split(dataset_dir, "validation") validated records {query_id, query, positive, negative}
     iter_records(path)                    the same for any eval-style JSONL file, with line numbers
     iter_jsonl(path) / read_jsonl(path)   strict JSON lines (a bad line is an InputError with its line)
+    iter_jsonl_text(path, text)           the same over text a caller decoded itself (its own --encoding)
     sha256_file(path) / sha256_files(ps)  content hashes of source files and weights
     dataset_root_for_config(config)       the dataset folder a training config points into
 
@@ -67,17 +68,32 @@ def iter_jsonl(path: str | os.PathLike, *, hint: str | None = None) -> Iterator[
             except UnicodeDecodeError as exc:
                 raise InputError.at(path, f"not UTF-8 text (byte {exc.start + 1} of the line)", line=line_no,
                                     hint="save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError.at(path, f"not valid JSON ({exc.msg}, column {exc.colno})", line=line_no,
-                                    hint=hint or "each line must be one JSON object") from None
-            if not isinstance(row, dict):
-                raise InputError.at(path, f"expected a JSON object, got {type(row).__name__}", line=line_no,
-                                    hint=hint or "each line must be one JSON object")
+            row = _json_object(path, line_no, line, hint)
+            if row is not None:
+                yield line_no, row
+
+
+def iter_jsonl_text(path: str | os.PathLike, text: str, *, hint: str | None = None) -> Iterator[tuple[int, dict]]:
+    """`iter_jsonl` over the text of `path` already read and decoded (for a reader with its own encoding)."""
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        row = _json_object(Path(path), line_no, line, hint)
+        if row is not None:
             yield line_no, row
+
+
+def _json_object(path: Path, line_no: int, line: str, hint: str | None) -> dict | None:
+    """One line as a JSON object (None for a blank line); an InputError naming the line otherwise."""
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError.at(path, f"not valid JSON ({exc.msg}, column {exc.colno})", line=line_no,
+                            hint=hint or "each line must be one JSON object") from None
+    if not isinstance(row, dict):
+        raise InputError.at(path, f"expected a JSON object, got {type(row).__name__}", line=line_no,
+                            hint=hint or "each line must be one JSON object")
+    return row
 
 
 def read_jsonl(path: str | os.PathLike, *, hint: str | None = None) -> list[dict]:
@@ -215,6 +231,7 @@ __all__ = [
     "MANIFEST",
     "dataset_root_for_config",
     "iter_jsonl",
+    "iter_jsonl_text",
     "iter_records",
     "parse_record",
     "read_jsonl",

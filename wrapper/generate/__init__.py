@@ -20,7 +20,6 @@ filter (`consistency`) -> write (Contract 0 in docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wrapper.dataset import sha256_file
 from wrapper.errors import InputError, RunFailed
 from wrapper.jsonio import atomic_path, write_json
 
@@ -111,14 +111,6 @@ def _langs(by_lang: dict) -> str:
 
 def manifest_path(out: Path) -> Path:
     return out.with_name(out.stem + ".manifest.json")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def generate(sources: list[Path], out: Path, options: GenerateOptions, *, progress: bool = True) -> GenerateReport:
@@ -213,8 +205,8 @@ def generate(sources: list[Path], out: Path, options: GenerateOptions, *, progre
                              "dropped_by_reason": dict(qfilter.dropped) | (
                                  {"consistency_filter": consistency["dropped"]} if consistency.get("enabled") else {}),
                              "consistency_filter": consistency}
-    manifest["files"] = {"pairs": out.name, "chunks": str(chunks_out), "pairs_sha256": _sha256(out),
-                         "chunks_sha256": _sha256(chunks_out)}
+    manifest["files"] = {"pairs": out.name, "chunks": str(chunks_out), "pairs_sha256": sha256_file(out),
+                         "chunks_sha256": sha256_file(chunks_out)}
     manifest["cache"] = str(cache_path)
     manifest["wall_time_s"] = round(time.perf_counter() - started, 3)
     write_json(manifest_path(out), manifest)

@@ -9,13 +9,13 @@ Rows of JSONL/CSV files with an empty text are counted, never silently lost.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from wrapper.dataset import iter_jsonl_text
 from wrapper.errors import InputError
 
 TEXT_EXT = (".txt", ".md", ".markdown", ".rst")
@@ -228,19 +228,9 @@ def _pick(columns: list[str], wanted: str | None, choices: tuple[str, ...], path
 
 def _read_rows(path: Path, doc_base: str, *, text_col, encoding, skipped: Counter) -> list[Document]:
     raw = _read_text(path, encoding)
-    rows: list[tuple[int, dict]] = []
+    rows: list[tuple[int, dict]]
     if path.suffix.lower() == ".jsonl":
-        for lineno, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError.at(path, f"not JSON ({exc.msg}, column {exc.colno})", line=lineno,
-                                    hint="each line must be one JSON object, e.g. {\"text\": \"...\"}") from None
-            if not isinstance(obj, dict):
-                raise InputError.at(path, "expected a JSON object", line=lineno)
-            rows.append((lineno, obj))
+        rows = list(iter_jsonl_text(path, raw, hint="each line must be one JSON object, e.g. {\"text\": \"...\"}"))
     else:
         reader = csv.DictReader(raw.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
         rows = [(i + 2, row) for i, row in enumerate(reader)]
