@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from wrapper import procs
 from wrapper.errors import InputError, RunFailed
 from wrapper.train import ui
 
@@ -48,12 +49,6 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def port_refuses(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
@@ -64,11 +59,11 @@ def get_json(url: str):
         return json.loads(response.read())
 
 
-def alive(procs) -> list:
+def alive(processes) -> list:
     import psutil
 
     out = []
-    for proc in procs:
+    for proc in processes:
         try:
             if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
                 out.append(proc)
@@ -238,6 +233,9 @@ def push(job):
                             task="st:triplet", data_path="/d", base_model="m", train_split="train",
                             column_mapping={"sentence1": "a", "sentence2": "b", "sentence3": "c"},
                             using_hub_dataset=True).munge().push_to_hub
+pushes = [push({"epochs": 1}), push({"epochs": 1, "push_to_hub": True})]
+again = mod.apply_offline_patches(user="alice")  # idempotent, even on an app that has served requests
+index2 = TestClient(app).get("/ui/").text
 print("RESULT", json.dumps({
     "index": index.status_code, "css_tag": mod.OFFLINE_CSS_TAG in index.text,
     "js_tag": mod.OFFLINE_JS_TAG in index.text, "remote_logo": mod.REMOTE_LOGO in index.text,
@@ -245,7 +243,9 @@ print("RESULT", json.dumps({
     "choices": [choices.status_code, [m["id"] for m in choices.json()]],
     "css": [css.status_code, css.headers["content-type"].split(";")[0], css.text == mod.OFFLINE_CSS],
     "js": [js.status_code, js.text == mod.OFFLINE_JS],
-    "push": [push({"epochs": 1}), push({"epochs": 1, "push_to_hub": True})],
+    "push": pushes,
+    "again": [again is app, sum(getattr(r, "path", None) == mod.OFFLINE_CSS_PATH for r in app.routes),
+              index2.count(mod.OFFLINE_CSS_TAG), index2.count(mod.OFFLINE_JS_TAG), push({"push_to_hub": True})],
     "repo_exists": routes.repo_exists("alice/p"), "users": routes.get_user_and_orgs(user_token=None),
     "verified": routes.token_verification(token=None)["name"], "hub_models": list(models.list_models()),
 }))
@@ -258,7 +258,8 @@ def test_offline_patches_make_the_real_app_work_without_the_hub(tmp_path):
     """Beyond importing: each patch acts on the real AutoTrain app. The page answers 200
     without a token (it is 401 unpatched) and shows the local user, the model list holds
     only the custom models (no Hub listing), no Hub repo "exists", a job never pushes
-    (AutoTrain's default is push_to_hub=True) and the page's CDN assets are replaced."""
+    (AutoTrain's default is push_to_hub=True) and the page's CDN assets are replaced.
+    Applying the patches twice is safe."""
     env = ui.child_env(offline=True, autotrain_env=AUTOTRAIN_ENV,
                        base={"PATH": "/usr/bin:/bin", "AUTOTRAIN_CUSTOM_MODELS": "/models/mine",
                              "HF_TOKEN": "hf_never_used"})
@@ -273,6 +274,7 @@ def test_offline_patches_make_the_real_app_work_without_the_hub(tmp_path):
     assert custom[0] == "/models/mine" and got["choices"] == [200, custom]
     assert got["css"] == [200, "text/css", True] and got["js"] == [200, True]
     assert got["push"] == [False, False]
+    assert got["again"] == [True, 1, 1, 1, False]  # a second apply_offline_patches wraps nothing twice
     assert got["repo_exists"] is False and got["users"] == ["alice"] and got["verified"] == "alice"
     assert got["hub_models"] == []
 
@@ -283,7 +285,7 @@ def test_unpatched_ui_dies_offline_and_we_say_so(tmp_path, monkeypatch):
     """`autotrain app` as is needs the Hub: it exits (code 0!) - start() must notice."""
     monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")  # never sent: HF_HUB_OFFLINE=1
     with pytest.raises(RunFailed, match=r"exited \(code \d+\) before it answered[\s\S]*--offline"):
-        ui.start(port=free_port(), offline=False, workdir=tmp_path / "wd", ready_timeout=150)
+        ui.start(port=procs.free_port(), offline=False, workdir=tmp_path / "wd", ready_timeout=150)
 
 
 @pytest.mark.slow
@@ -296,7 +298,7 @@ def test_stop_reaches_the_server_autotrain_app_moves_to_its_own_session(tmp_path
     import psutil
 
     env_dir = AUTOTRAIN_ENV
-    command = ui.build_command(host="127.0.0.1", port=free_port(), offline=False, autotrain_env=env_dir)
+    command = ui.build_command(host="127.0.0.1", port=procs.free_port(), offline=False, autotrain_env=env_dir)
     base = dict(os.environ, HF_TOKEN="hf_not_a_real_token")  # never sent: HF_HUB_OFFLINE=1
     log_path = tmp_path / "app.log"
     with open(log_path, "wb") as log:
@@ -325,7 +327,7 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
 
     ARTIFACTS.mkdir(exist_ok=True)
     train_csv = write_triplets(tmp_path / "train.csv")
-    port = free_port()
+    port = procs.free_port()
     project = "ui-test-triplet"
     t0 = time.monotonic()
     server = ui.start(port=port, offline=True, workdir=tmp_path / "wd", ready_timeout=150)
@@ -449,7 +451,7 @@ def test_offline_ui_trains_from_a_prepared_dataset_folder(tmp_path, bundled_mode
     data.mkdir(parents=True)
     write_triplets(data / "train.csv", n=16)
     write_triplets(data / "validation.csv", n=6)
-    port = free_port()
+    port = procs.free_port()
     with ui.start(port=port, offline=True, workdir=tmp_path / "wd", ready_timeout=150) as server:
         form = {
             "project_name": "ui-prepared", "task": "st:triplet", "base_model": str(bundled_model_path),
@@ -482,7 +484,7 @@ def test_offline_ui_trains_from_a_prepared_dataset_folder(tmp_path, bundled_mode
 @pytest.mark.slow
 @needs_autotrain
 def test_cli_prints_url_and_ctrl_c_stops_everything(tmp_path):
-    port = free_port()
+    port = procs.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "wrapper", "ui", "--port", str(port), "--workdir", str(tmp_path / "wd"),
          "--offline", "--timeout", "150"],

@@ -128,9 +128,17 @@ label[for^="data_files_"] { display: flex; border: 2px dashed #d1d5db; border-ra
 
 
 def add_offline_styles(app) -> None:
-    """Serve OFFLINE_CSS / OFFLINE_JS and link them from every HTML page the app returns."""
+    """Serve OFFLINE_CSS / OFFLINE_JS and link them from every HTML page the app returns.
+
+    Once per app: a second call adds nothing (Starlette refuses new middleware on an
+    app that has started, and the routes would be registered twice).
+    """
     from fastapi import Request
     from fastapi.responses import Response
+
+    if getattr(app.state, "autorerank_offline_styles", False):
+        return
+    app.state.autorerank_offline_styles = True
 
     @app.get(OFFLINE_CSS_PATH, include_in_schema=False)
     async def offline_css():
@@ -160,7 +168,11 @@ def _no_models(*args, **kwargs):
 
 
 def apply_offline_patches(user: str = "local"):
-    """Patch AutoTrain's UI modules in memory; return the FastAPI app to serve."""
+    """Patch AutoTrain's UI modules in memory; return the FastAPI app to serve.
+
+    Idempotent: calling it again (e.g. with another `user`) re-points the patches
+    and returns the same app, without wrapping or registering anything twice.
+    """
     # 1. model lists: patch before ui_routes runs fetch_models() at import time
     import autotrain.app.models as models
 
