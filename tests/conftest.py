@@ -7,11 +7,25 @@
   off, so no test touches real user state or tries the network.
 - `shared_datasets`: ../shared/datasets (tests that need it skip with a reason
   when it is absent).
+- `ce_folder` (session): the bundled model with a fresh seeded 1-label head, saved
+  as a CrossEncoder; read it, never write into it.
+- `run_cli`: the CLI in-process.
+
+Helpers (import them: `from conftest import write_tiny_dataset`):
+- `write_tiny_dataset(root)`: a prepared dataset (Contract 1) with train and eval data.
+- `EN_ROWS`, `write_dataset(root)`: a four-query eval-only prepared dataset.
+- `write_run(root, run_id, model, dataset, base)`: a finished run folder (status.json only).
+- `write_fake_mteb_repo(root)`: a tiny `mteb/T2Reranking` dataset repo in its Hub layout.
+- `runs_dir()`: the runs folder of this test; `group_alive(pgid)`; `autorerank_bin()`.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +33,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 SAMPLE_DATA = REPO_ROOT / "data" / "raw" / "sample"
+TOPICS = ["apple", "river", "engine", "violin", "planet", "garden", "bridge", "coffee", "winter", "soccer",
+          "castle", "ocean", "python", "desert", "camera", "forest", "doctor", "rocket", "island", "museum"]
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +92,157 @@ def run_cli():
         return code, out.getvalue(), err.getvalue()
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def ce_folder(tmp_path_factory, bundled_model_path) -> Path:
+    """The bundled model with a fresh 1-label head, saved as a CrossEncoder (seeded: reproducible)."""
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("models") / "minilm-ce"
+    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(folder))
+    return folder
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def runs_dir() -> Path:
+    """The runs folder `isolated_home` set for this test."""
+    return Path(os.environ["AUTORERANK_RUNS"])
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group `pgid` is still there."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def autorerank_bin() -> str:
+    """The `autorerank` console script of this checkout's .venv (else the one on PATH)."""
+    here = REPO_ROOT / ".venv" / "bin" / "autorerank"
+    return str(here) if here.exists() else (shutil.which("autorerank") or "autorerank")
+
+
+def write_tiny_dataset(root: Path, *, n_queries: int = 48, negatives: int = 5, val_queries: int = 8,
+                       has_negatives: bool = True, seed: int = 0) -> Path:
+    """A prepared dataset (Contract 1): (n_queries - val_queries) * negatives train triplets.
+
+    Negatives share the query's template but name another topic, so a model has
+    to read the topic word to rank well.
+    """
+    rnd = random.Random(seed)
+    root = Path(root)
+    for sub in ("autotrain", "flagembedding", "eval"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(n_queries):
+        topic = TOPICS[i % len(TOPICS)]
+        query = f"what do we know about the {topic} in report {i}"
+        pos = f"Report {i} explains the {topic}: where the {topic} comes from and why the {topic} matters."
+        others = rnd.sample([t for t in TOPICS if t != topic], negatives) if has_negatives else []
+        negs = [f"Report {rnd.randint(0, 99)} explains the {o}: where the {o} comes from and why it matters."
+                for o in others]
+        records.append((f"q{i}", query, pos, negs))
+    val, train = records[:val_queries], records[val_queries:]
+
+    def write_csv(path: Path, rows) -> None:
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["anchor", "positive", "negative"])
+            for _, q, p, negs in rows:
+                for n in negs or [""]:
+                    writer.writerow([q, p, n])
+
+    write_csv(root / "autotrain" / "train.csv", train)
+    write_csv(root / "autotrain" / "validation.csv", val)
+    with open(root / "flagembedding" / "train.jsonl", "w", encoding="utf-8") as fh:
+        for _, q, p, negs in train:
+            fh.write(json.dumps({"query": q, "pos": [p], "neg": negs}) + "\n")
+    with open(root / "eval" / "validation.jsonl", "w", encoding="utf-8") as fh:
+        for qid, q, p, negs in val:
+            fh.write(json.dumps({"query_id": qid, "query": q, "positive": [p], "negative": negs}) + "\n")
+    manifest = {
+        "name": root.name, "format_version": 1, "has_negatives": has_negatives,
+        "splits": {"train": {"queries": len(train), "triplets": len(train) * max(negatives, 1)},
+                   "validation": {"queries": len(val)}, "test": {"queries": 0}},
+        "files": {"autotrain_train": "autotrain/train.csv", "autotrain_validation": "autotrain/validation.csv",
+                  "flagembedding_train": "flagembedding/train.jsonl", "eval": {"validation": "eval/validation.jsonl"}},
+        "content_hash": "0" * 64,
+    }
+    (root / "dataset.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return root
+
+
+EN_ROWS = [
+    {"query_id": "q1", "query": "how do plants make food",
+     "positive": ["Plants make food by photosynthesis using sunlight, water and carbon dioxide."],
+     "negative": ["The stock market fell sharply on Monday.", "Cats sleep for most of the day.",
+                  "Car engines burn fuel to move the pistons."]},
+    {"query_id": "q2", "query": "what is the capital of France",
+     "positive": ["Paris is the capital and largest city of France."],
+     "negative": ["Berlin is the capital of Germany.", "Bananas are rich in potassium.",
+                  "The Amazon is a river in South America."]},
+    {"query_id": "q3", "query": "how long to boil an egg",
+     "positive": ["Boil the egg for about nine minutes for a hard-boiled egg."],
+     "negative": ["Hens lay eggs.", "Football is played with eleven players.", "The moon orbits the earth."]},
+    {"query_id": "q4", "query": "symptoms of the flu",
+     "positive": ["Flu symptoms include fever, cough, sore throat and muscle aches."],
+     "negative": ["A guitar usually has six strings.", "Python is a programming language.",
+                  "Rain forms when water vapour condenses."]},
+]
+
+
+def write_dataset(root: Path, name: str = "tiny", rows: list[dict] | None = None, split: str = "validation") -> Path:
+    folder = root / "data" / name
+    (folder / "eval").mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r, ensure_ascii=False) for r in (rows or EN_ROWS)]
+    (folder / "eval" / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    manifest = {"name": name, "format_version": 1, "splits": {split: {"queries": len(lines)}},
+                "has_negatives": True, "files": {"eval": {split: f"eval/{split}.jsonl"}},
+                "content_hash": "sha-" + name}
+    (folder / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+def write_run(root: Path, run_id: str, model: Path, dataset: Path, base: str, *, state: str = "succeeded",
+              kind: str = "cross-encoder") -> Path:
+    run = root / "runs" / run_id
+    run.mkdir(parents=True)
+    status = {"run_id": run_id, "state": state, "backend": "cross-encoder", "task": "cross-encoder:bce",
+              "kind": kind, "base_model": base, "dataset": str(dataset), "model": str(model) if model else None}
+    (run / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    return run
+
+
+def write_fake_mteb_repo(root: Path, *, with_top_ranked: bool = True) -> Path:
+    """A tiny copy of the `mteb/T2Reranking` dataset repo in its Hub layout (README `configs:` + data files)."""
+    repo = root / "mteb-data" / "T2Reranking"
+    configs = [("corpus", "corpus"), ("queries", "queries"), ("default", "qrels")]
+    if with_top_ranked:
+        configs.append(("top_ranked", "top_ranked"))
+    yaml = "---\nconfigs:\n" + "".join(
+        f"- config_name: {name}\n  data_files:\n  - split: dev\n    path: {folder}/dev.jsonl\n" for name, folder in configs
+    ) + "---\n# T2Reranking (tiny test copy)\n"
+    files = {
+        "corpus": [{"_id": "c1", "title": "", "text": "机器学习是人工智能的一个分支"},
+                   {"_id": "c2", "title": "", "text": "今天天气很好"},
+                   {"_id": "c3", "title": "", "text": "北京是中国的首都"},
+                   {"_id": "c4", "title": "", "text": "上海是一个大城市"}],
+        "queries": [{"_id": "q1", "text": "什么是机器学习"}, {"_id": "q2", "text": "中国的首都是哪里"}],
+        "qrels": [{"query-id": "q1", "corpus-id": "c1", "score": 1}, {"query-id": "q2", "corpus-id": "c3", "score": 1}],
+        "top_ranked": [{"query-id": "q1", "corpus-ids": ["c2", "c1", "c4"]},
+                       {"query-id": "q2", "corpus-ids": ["c2", "c4", "c3"]}],
+    }
+    repo.mkdir(parents=True)
+    (repo / "README.md").write_text(yaml, encoding="utf-8")
+    for folder, rows in files.items():
+        (repo / folder).mkdir()
+        (repo / folder / "dev.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return repo.parent

@@ -2,78 +2,21 @@
 choke on (with the allowed list), files and columns are checked, no token literal is
 ever written, and AutoTrain's own parser accepts what we write.
 
-The tiny prepared dataset built here (`write_tiny_dataset`) follows Contract 1 and is
-reused by tests/test_train_*.py.
+The tiny prepared dataset (`write_tiny_dataset`, in conftest) follows Contract 1.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import REPO_ROOT, write_tiny_dataset
 from wrapper.config import PRESETS, load_config, parse_config, render_config
 from wrapper.errors import InputError
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TOPICS = ["apple", "river", "engine", "violin", "planet", "garden", "bridge", "coffee", "winter", "soccer",
-          "castle", "ocean", "python", "desert", "camera", "forest", "doctor", "rocket", "island", "museum"]
-
-
-def write_tiny_dataset(root: Path, *, n_queries: int = 48, negatives: int = 5, val_queries: int = 8,
-                       has_negatives: bool = True, seed: int = 0) -> Path:
-    """A prepared dataset (Contract 1): (n_queries - val_queries) * negatives train triplets.
-
-    Negatives share the query's template but name another topic, so a model has
-    to read the topic word to rank well.
-    """
-    rnd = random.Random(seed)
-    root = Path(root)
-    for sub in ("autotrain", "flagembedding", "eval"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    records = []
-    for i in range(n_queries):
-        topic = TOPICS[i % len(TOPICS)]
-        query = f"what do we know about the {topic} in report {i}"
-        pos = f"Report {i} explains the {topic}: where the {topic} comes from and why the {topic} matters."
-        others = rnd.sample([t for t in TOPICS if t != topic], negatives) if has_negatives else []
-        negs = [f"Report {rnd.randint(0, 99)} explains the {o}: where the {o} comes from and why it matters."
-                for o in others]
-        records.append((f"q{i}", query, pos, negs))
-    val, train = records[:val_queries], records[val_queries:]
-
-    def write_csv(path: Path, rows) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["anchor", "positive", "negative"])
-            for _, q, p, negs in rows:
-                for n in negs or [""]:
-                    writer.writerow([q, p, n])
-
-    write_csv(root / "autotrain" / "train.csv", train)
-    write_csv(root / "autotrain" / "validation.csv", val)
-    with open(root / "flagembedding" / "train.jsonl", "w", encoding="utf-8") as fh:
-        for _, q, p, negs in train:
-            fh.write(json.dumps({"query": q, "pos": [p], "neg": negs}) + "\n")
-    with open(root / "eval" / "validation.jsonl", "w", encoding="utf-8") as fh:
-        for qid, q, p, negs in val:
-            fh.write(json.dumps({"query_id": qid, "query": q, "positive": [p], "negative": negs}) + "\n")
-    manifest = {
-        "name": root.name, "format_version": 1, "has_negatives": has_negatives,
-        "splits": {"train": {"queries": len(train), "triplets": len(train) * max(negatives, 1)},
-                   "validation": {"queries": len(val)}, "test": {"queries": 0}},
-        "files": {"autotrain_train": "autotrain/train.csv", "autotrain_validation": "autotrain/validation.csv",
-                  "flagembedding_train": "flagembedding/train.jsonl", "eval": {"validation": "eval/validation.jsonl"}},
-        "content_hash": "0" * 64,
-    }
-    (root / "dataset.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return root
-
 
 @pytest.fixture
 def dataset(isolated_home) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_config import write_tiny_dataset
+from conftest import write_tiny_dataset
 from wrapper.errors import InputError
 from wrapper.train.cross_encoder import build_train_rows, check_distillation
 

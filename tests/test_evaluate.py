@@ -15,94 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import EN_ROWS, write_dataset, write_fake_mteb_repo, write_run
 from wrapper.errors import InputError, Interrupted, RunFailed
 from wrapper.evaluate import tasks as T
 from wrapper.evaluate.models import BI_ENCODER, CROSS_ENCODER, detect_kind, resolve_model
 
-EN_ROWS = [
-    {"query_id": "q1", "query": "how do plants make food",
-     "positive": ["Plants make food by photosynthesis using sunlight, water and carbon dioxide."],
-     "negative": ["The stock market fell sharply on Monday.", "Cats sleep for most of the day.",
-                  "Car engines burn fuel to move the pistons."]},
-    {"query_id": "q2", "query": "what is the capital of France",
-     "positive": ["Paris is the capital and largest city of France."],
-     "negative": ["Berlin is the capital of Germany.", "Bananas are rich in potassium.",
-                  "The Amazon is a river in South America."]},
-    {"query_id": "q3", "query": "how long to boil an egg",
-     "positive": ["Boil the egg for about nine minutes for a hard-boiled egg."],
-     "negative": ["Hens lay eggs.", "Football is played with eleven players.", "The moon orbits the earth."]},
-    {"query_id": "q4", "query": "symptoms of the flu",
-     "positive": ["Flu symptoms include fever, cough, sore throat and muscle aches."],
-     "negative": ["A guitar usually has six strings.", "Python is a programming language.",
-                  "Rain forms when water vapour condenses."]},
-]
-
-
-def write_dataset(root: Path, name: str = "tiny", rows: list[dict] | None = None, split: str = "validation") -> Path:
-    folder = root / "data" / name
-    (folder / "eval").mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(r, ensure_ascii=False) for r in (rows or EN_ROWS)]
-    (folder / "eval" / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    manifest = {"name": name, "format_version": 1, "splits": {split: {"queries": len(lines)}},
-                "has_negatives": True, "files": {"eval": {split: f"eval/{split}.jsonl"}},
-                "content_hash": "sha-" + name}
-    (folder / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return folder
-
-
 @pytest.fixture
 def tiny_dataset(isolated_home) -> Path:
     return write_dataset(isolated_home)
-
-
-@pytest.fixture(scope="session")
-def ce_folder(tmp_path_factory, bundled_model_path) -> Path:
-    """The bundled model with a fresh 1-label head, saved as a CrossEncoder (seeded: reproducible)."""
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("models") / "minilm-ce"
-    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(folder))
-    return folder
-
-
-def write_run(root: Path, run_id: str, model: Path, dataset: Path, base: str, *, state: str = "succeeded",
-              kind: str = CROSS_ENCODER) -> Path:
-    run = root / "runs" / run_id
-    run.mkdir(parents=True)
-    status = {"run_id": run_id, "state": state, "backend": "cross-encoder", "task": "cross-encoder:bce",
-              "kind": kind, "base_model": base, "dataset": str(dataset), "model": str(model) if model else None}
-    (run / "status.json").write_text(json.dumps(status), encoding="utf-8")
-    return run
-
-
-def write_fake_mteb_repo(root: Path, *, with_top_ranked: bool = True) -> Path:
-    """A tiny copy of the `mteb/T2Reranking` dataset repo in its Hub layout (README `configs:` + data files)."""
-    repo = root / "mteb-data" / "T2Reranking"
-    configs = [("corpus", "corpus"), ("queries", "queries"), ("default", "qrels")]
-    if with_top_ranked:
-        configs.append(("top_ranked", "top_ranked"))
-    yaml = "---\nconfigs:\n" + "".join(
-        f"- config_name: {name}\n  data_files:\n  - split: dev\n    path: {folder}/dev.jsonl\n" for name, folder in configs
-    ) + "---\n# T2Reranking (tiny test copy)\n"
-    files = {
-        "corpus": [{"_id": "c1", "title": "", "text": "机器学习是人工智能的一个分支"},
-                   {"_id": "c2", "title": "", "text": "今天天气很好"},
-                   {"_id": "c3", "title": "", "text": "北京是中国的首都"},
-                   {"_id": "c4", "title": "", "text": "上海是一个大城市"}],
-        "queries": [{"_id": "q1", "text": "什么是机器学习"}, {"_id": "q2", "text": "中国的首都是哪里"}],
-        "qrels": [{"query-id": "q1", "corpus-id": "c1", "score": 1}, {"query-id": "q2", "corpus-id": "c3", "score": 1}],
-        "top_ranked": [{"query-id": "q1", "corpus-ids": ["c2", "c1", "c4"]},
-                       {"query-id": "q2", "corpus-ids": ["c2", "c4", "c3"]}],
-    }
-    repo.mkdir(parents=True)
-    (repo / "README.md").write_text(yaml, encoding="utf-8")
-    for folder, rows in files.items():
-        (repo / folder).mkdir()
-        (repo / folder / "dev.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return repo.parent
 
 
 # --------------------------------------------------------------------------- fast: input checks

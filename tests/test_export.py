@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.test_evaluate import EN_ROWS, write_dataset, write_run
+from conftest import EN_ROWS, write_dataset, write_run
 
 pytestmark = pytest.mark.slow
 
@@ -18,13 +18,8 @@ GATE = {"verdict": "improved", "metric": "map_at_1000", "base": 0.61, "fine_tune
 
 
 @pytest.fixture
-def ce_run(isolated_home, bundled_model_path):
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
-    model = isolated_home / "runs-models" / "ce"
-    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(model))
+def ce_run(isolated_home, bundled_model_path, ce_folder):
+    model = ce_folder
     dataset = write_dataset(isolated_home)
     run = write_run(isolated_home, "20261202-000000-tiny-ce", model, dataset, str(bundled_model_path))
     status = json.loads((run / "status.json").read_text())

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_evaluate import write_dataset, write_fake_mteb_repo, write_run
+from conftest import write_dataset, write_fake_mteb_repo, write_run
 
 from wrapper.gate import check_run
 

@@ -9,7 +9,6 @@ reason when Debian's chromium is not installed (`apt-get install -y chromium`).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import autorerank_bin
 from tests.leaderboard_fixtures import FT_BAD, FT_GOOD, build_scenario
+from wrapper import procs
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -30,22 +31,11 @@ pytestmark = pytest.mark.slow
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install -y chromium)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def autorerank_bin() -> str:
-    here = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "autorerank"
-    return str(here) if here.exists() else (shutil.which("autorerank") or "autorerank")
-
-
 @pytest.fixture
 def server(isolated_home):
     """`autorerank leaderboard` over the fixture folders, as a subprocess in its own process group."""
     sc = build_scenario(isolated_home)
-    port = free_port()
+    port = procs.free_port()
     log = (isolated_home / "server.log").open("w")
     proc = subprocess.Popen(
         [autorerank_bin(), "leaderboard", "--port", str(port), "--results", str(sc.results), "--runs", str(sc.runs)],

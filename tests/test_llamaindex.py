@@ -33,18 +33,15 @@ def _our_order(folder, kind="cross-encoder"):
 
 
 @pytest.fixture(scope="module")
-def ce_folders(tmp_path_factory, bundled_model_path):
+def ce_folders(tmp_path_factory, bundled_model_path, ce_folder):
+    """Two differently headed cross-encoders: the shared seed-0 one and a seed-1 one."""
     import torch
     from sentence_transformers import CrossEncoder
 
-    root = tmp_path_factory.mktemp("li")
-    out = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        folder = root / f"ce{seed}"
-        CrossEncoder(str(bundled_model_path), num_labels=1).save(str(folder))
-        out.append(folder)
-    return out
+    torch.manual_seed(1)
+    other = tmp_path_factory.mktemp("li") / "ce1"
+    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(other))
+    return [ce_folder, other]
 
 
 def test_cross_encoder_in_sentence_transformer_rerank_ranks_like_autorerank(ce_folders):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llm_standin import StandIn
-from test_config import write_tiny_dataset
+from conftest import write_tiny_dataset
 from wrapper.evaluate.llm_reranker import PermutationStats, evaluate_llm, mteb_name, parse_permutation, rerank_one
 from wrapper.jsonio import read_json
 from wrapper.llm import LLMClient, LLMSettings

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from test_config import write_tiny_dataset
+from conftest import write_tiny_dataset
 from wrapper.errors import InputError
 from wrapper.jsonio import read_json, write_json
 from wrapper.merge import merge_run

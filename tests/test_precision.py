@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_evaluate import EN_ROWS, write_dataset
+from conftest import EN_ROWS, write_dataset
 from wrapper import precision
 from wrapper.errors import InputError
 

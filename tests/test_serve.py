@@ -18,14 +18,8 @@ DOCS = ["Paris is the capital of France.", "Bananas are rich in potassium.",
 
 
 @pytest.fixture(scope="module")
-def ce_model(tmp_path_factory, bundled_model_path) -> Path:
-    import torch
-    from sentence_transformers import CrossEncoder
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("serve") / "minilm-ce"
-    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(folder))
-    return folder
+def ce_model(ce_folder) -> Path:
+    return ce_folder
 
 
 @pytest.fixture(scope="module")

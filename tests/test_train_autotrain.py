@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_config import write_tiny_dataset
+from conftest import group_alive, write_tiny_dataset
 from wrapper.config import render_config
 from wrapper.errors import RunFailed
 from wrapper.jsonio import read_json, read_jsonl
@@ -101,14 +101,6 @@ def _wait_for_child(run_dir: Path, proc: subprocess.Popen, timeout: float = 120)
     raise AssertionError("the AutoTrain child never started")
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def test_ctrl_c_stops_autotrain_and_marks_the_run_interrupted(triplet_config):
     run_dir = Path(os.environ["AUTORERANK_RUNS"]) / "int1"
     proc = _start_cli(triplet_config, "int1")
@@ -120,7 +112,7 @@ def test_ctrl_c_stops_autotrain_and_marks_the_run_interrupted(triplet_config):
     assert "interrupted" in err
     status = read_json(run_dir / "status.json")
     assert status["state"] == "interrupted" and status["cause"] == "stopped by SIGINT"
-    assert not _group_alive(child)
+    assert not group_alive(child)
 
 
 def test_sigkill_of_the_wrapper_ends_as_interrupted_after_reconcile(triplet_config):
@@ -134,7 +126,7 @@ def test_sigkill_of_the_wrapper_ends_as_interrupted_after_reconcile(triplet_conf
     status = reconcile(run_dir)
     assert status["state"] == "interrupted" and "killed?" in status["cause"]
     deadline = time.time() + 15
-    while _group_alive(child) and time.time() < deadline:  # PDEATHSIG + reconcile stop the tree
+    while group_alive(child) and time.time() < deadline:  # PDEATHSIG + reconcile stop the tree
         time.sleep(0.2)
-    assert not _group_alive(child)
+    assert not group_alive(child)
     assert read_json(run_dir / "status.json")["state"] == "interrupted"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_config import write_tiny_dataset
+from conftest import runs_dir, write_tiny_dataset
 from wrapper.config import render_config
 from wrapper.errors import RunFailed
 from wrapper.jsonio import read_json, read_jsonl
@@ -29,16 +29,12 @@ def dataset(isolated_home) -> Path:
     return write_tiny_dataset(Path("data") / "tiny")
 
 
-def _runs() -> Path:
-    return Path(os.environ["AUTORERANK_RUNS"])
-
-
 def test_bce_run_learns_keeps_the_best_checkpoint_and_loads(dataset, run_cli):
     config = render_config(dataset, base_model="bundled", name="tiny-ce", task="cross-encoder:bce",
                            max_steps=30, batch_size=8, max_seq_length=64, eval_steps=10, logging_steps=5)
     code, out, err = run_cli("train", config, "--run-id", "ce1", "--no-gate", "--no-progress")
     assert code == 0, err
-    run_dir = _runs() / "ce1"
+    run_dir = runs_dir() / "ce1"
     status = read_json(run_dir / "status.json")
     assert status["state"] == "succeeded" and status["backend"] == "cross-encoder"
     assert status["kind"] == "cross-encoder" and status["task"] == "cross-encoder:bce"
@@ -95,7 +91,7 @@ def test_a_crashing_backend_is_failed_with_the_exception_line(dataset):
     (dataset / "flagembedding" / "train.jsonl").write_text('{"query": "q", "pos": ["p"], "neg": ["n"]}\nnot json\n')
     with pytest.raises(RunFailed, match="InputError: .*train.jsonl, line 2: not valid JSON"):
         train_run(config, run_id="crash", progress=False)
-    status = read_json(_runs() / "crash" / "status.json")
+    status = read_json(runs_dir() / "crash" / "status.json")
     assert status["state"] == "failed" and status["exit_code"] == 1 and status["model"] is None
 
 
@@ -129,7 +125,7 @@ def test_an_interrupted_run_is_interrupted_and_leaves_no_process(dataset, sig, n
     config = render_config(dataset, base_model="bundled", name=f"tiny-stop-{num_processes}",
                            task="cross-encoder:bce", max_steps=5000, batch_size=4, max_seq_length=32,
                            eval_steps=5000, logging_steps=1)
-    run_dir = _runs() / f"stop-{num_processes}"
+    run_dir = runs_dir() / f"stop-{num_processes}"
     cli = subprocess.Popen([sys.executable, "-c", CLI, "train", str(config), "--run-id", run_dir.name,
                             "--no-gate", "--no-progress", "--num-processes", str(num_processes)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from test_config import write_tiny_dataset
+from conftest import runs_dir, write_tiny_dataset
 from wrapper.config import render_config
 from wrapper.errors import InputError, RunFailed
 from wrapper.jsonio import read_json, read_jsonl
@@ -42,10 +42,6 @@ def _config(dataset: Path, name: str = "tiny-fe", **params) -> Path:
                     logging_steps=1)
     settings.update(params)
     return render_config(dataset, base_model="bundled", name=name, task="flagembedding:reranker", **settings)
-
-
-def _runs() -> Path:
-    return Path(os.environ["AUTORERANK_RUNS"])
 
 
 # ------------------------------------------------------------------------------ fast
@@ -150,7 +146,7 @@ def test_a_tiny_real_run_from_the_cli_loads_both_ways_is_gated_and_evaluated(dat
     config = _config(dataset)
     code, out, err = run_cli("train", config, "--run-id", "fe", "--no-gate", "--no-progress")
     assert code == 0, err
-    run_dir = _runs() / "fe"
+    run_dir = runs_dir() / "fe"
     status = read_json(run_dir / "status.json")
     assert status["state"] == "succeeded" and status["backend"] == "flagembedding"
     assert status["kind"] == "cross-encoder" and status["task"] == "flagembedding:reranker"
@@ -196,7 +192,7 @@ def test_a_missing_base_model_ends_as_failed_with_the_cause(dataset, bundled_mod
     shutil.rmtree(base)
     with pytest.raises(RunFailed, match="base-copy"):
         train_run(config, run_id="nobase", progress=False)
-    status = read_json(_runs() / "nobase" / "status.json")
+    status = read_json(runs_dir() / "nobase" / "status.json")
     assert status["state"] == "failed" and status["model"] is None and status["exit_code"] != 0
     assert "base-copy" in status["cause"] and "ChildFailedError" not in status["cause"]
 
@@ -210,12 +206,12 @@ def test_a_broken_train_file_ends_as_failed_naming_the_file(dataset):
     train.write_text(first + "\n" + "{not json\n" + (first + "\n") * 4)
     with pytest.raises(RunFailed) as info:
         train_run(config, run_id="broken", progress=False)
-    status = read_json(_runs() / "broken" / "status.json")
+    status = read_json(runs_dir() / "broken" / "status.json")
     assert status["state"] == "failed" and status["model"] is None
     assert "JSON parse error" in status["cause"] and str(train.resolve()) in status["cause"]
     assert "ChildFailedError" not in status["cause"]
     assert status["cause"] in str(info.value)
-    assert not (_runs() / "broken" / "model" / "model.safetensors").exists()
+    assert not (runs_dir() / "broken" / "model" / "model.safetensors").exists()
 
 
 # A CLI whose SIGINT raises KeyboardInterrupt even when pytest runs as a background job.
@@ -233,7 +229,7 @@ def test_ctrl_c_mid_training_ends_interrupted_with_no_process_left(dataset):
     import psutil
 
     config = _config(dataset, name="tiny-stop", max_steps=5000)
-    run_dir = _runs() / "stop"
+    run_dir = runs_dir() / "stop"
     cli = subprocess.Popen([sys.executable, "-c", CLI, "train", str(config), "--run-id", "stop", "--no-gate",
                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

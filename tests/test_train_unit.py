@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import group_alive
 from wrapper.jsonio import read_json, read_jsonl
 from wrapper.train import run as runmod
 from wrapper.train.autotrain import LogParser, autotrain_total_steps, child_env, count_rows, model_files_ok
@@ -218,14 +219,6 @@ WRAPPER = textwrap.dedent("""
 """)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_to_the_wrapper_stops_the_whole_child_tree(tmp_path, sig):
     (tmp_path / "status.json").write_text("{}")
@@ -240,14 +233,14 @@ def test_a_signal_to_the_wrapper_stops_the_whole_child_tree(tmp_path, sig):
     wrapper.send_signal(sig)
     out, _ = wrapper.communicate(timeout=30)
     assert f"OUTCOME True {sig.name}" in out
-    assert not _group_alive(child_pid), "a process of the child's group survived"
+    assert not group_alive(child_pid), "a process of the child's group survived"
 
 
 # ------------------------------------------------------------ refused before a run
 
 @pytest.fixture
 def tiny_configs(isolated_home):
-    from test_config import write_tiny_dataset
+    from conftest import write_tiny_dataset
     from wrapper.config import render_config
 
     dataset = write_tiny_dataset(Path("data") / "tiny", n_queries=12)
