@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import group_alive
+from conftest import group_alive, runs_dir
 from wrapper.jsonio import read_json, read_jsonl
 from wrapper.train import run as runmod
 from wrapper.train.autotrain import LogParser, autotrain_total_steps, child_env, count_rows, model_files_ok
@@ -265,6 +265,19 @@ def test_push_to_hub_without_a_token_is_refused_up_front(tiny_configs):
 
     with pytest.raises(InputError, match=r"push_to_hub is true but \$HF_TOKEN is not set"):
         train_run(tiny_configs["hub"], progress=False)
+
+
+def test_a_run_refused_after_its_folder_exists_still_says_why_in_status_json(tiny_configs, run_cli, tmp_path):
+    """build_command fails (no AutoTrain env) after resolve made the run folder: status.json says failed + why."""
+    from wrapper.train import read_status
+
+    code, _, err = run_cli("train", tiny_configs["st"], "--run-id", "no-env", "--no-gate", "--no-progress",
+                           "--autotrain-env", tmp_path / "no-such-env")
+    assert code == 2 and "no AutoTrain environment here" in err and "Traceback" not in err
+    status = read_status(runs_dir() / "no-env")
+    assert status["state"] == "failed" and status["run_id"] == "no-env" and status["backend"] == "autotrain"
+    assert status["cause"].startswith("could not build the training command: ") and "no-such-env" in status["cause"]
+    assert status["ended_at"] and status["model"] is None and status["task"] == "st:triplet"
 
 
 def test_cli_train_reports_a_bad_config_as_one_line(tiny_configs, run_cli):

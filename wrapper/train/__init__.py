@@ -26,7 +26,8 @@ refuses `--num-processes > 1` with that reason. The child's log lines are parsed
 `autotrain.LogParser` (AutoTrain's `on_log` lines and our `AUTORERANK_*` lines).
 
 Raises `RunFailed` (after writing status.json) when the run failed, `Interrupted`
-when it was stopped (Ctrl-C / SIGTERM), `InputError` for a bad config.
+when it was stopped (Ctrl-C / SIGTERM), `InputError` for a bad config. Once the run
+folder exists, every way out leaves a status.json saying how the run ended and why.
 """
 
 from __future__ import annotations
@@ -218,12 +219,12 @@ def build_command(run: ResolvedRun) -> Command:
     return getattr(importlib.import_module(module), func)(run)
 
 
-def _start_status(run: ResolvedRun, cmd: Command) -> None:
+def _start_status(run: ResolvedRun, cmd: Command | None, **final: Any) -> None:
+    """status.json of a run about to start (`cmd`), or of one that ended before it started (`final`)."""
     from wrapper.train.run import utcnow, write_status
 
     now = utcnow()
-    write_status(
-        run.run_dir,
+    fields = dict(
         run_id=run.run_id,
         state="running",
         backend=run.backend,
@@ -242,10 +243,27 @@ def _start_status(run: ResolvedRun, cmd: Command) -> None:
         pid=None,
         wrapper_pid=os.getpid(),
         num_processes=run.num_processes if BACKENDS[run.backend].single_process_why is None else 1,
-        steps={"done": 0, "total": cmd.total_steps},
-        argv=cmd.argv,
-        **cmd.extra_status,
+        steps={"done": 0, "total": cmd.total_steps if cmd else None},
+        argv=cmd.argv if cmd else None,
+        **(cmd.extra_status if cmd else {}),
     )
+    write_status(run.run_dir, **{**fields, **final})
+
+
+def _ended_before_start(run: ResolvedRun, cmd: Command | None, what: str, exc: BaseException) -> None:
+    """Record in status.json why a run whose folder exists never ran (`what` failed); Ctrl-C -> Interrupted."""
+    from wrapper.errors import Interrupted
+    from wrapper.train.run import utcnow, write_status
+
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    final = {"state": "interrupted" if interrupted else "failed", "ended_at": utcnow(),
+             "cause": f"stopped before it could {what}" if interrupted else f"could not {what}: {exc}"}
+    if cmd is None:  # no status.json yet: write the whole of it
+        _start_status(run, None, **final)
+    else:
+        write_status(run.run_dir, **final)
+    if interrupted:
+        raise Interrupted(f"run {run.run_id} interrupted before it started") from None
 
 
 def record_outcome(run: ResolvedRun, cmd: Command, outcome, parser) -> RunResult:
@@ -290,24 +308,23 @@ def train_run(
     launcher: str = "torchrun",
 ) -> RunResult:
     """Train `config_path` in `runs_dir/<run_id>/` and return the run folder and final status."""
-    from wrapper.errors import Interrupted
     from wrapper.train.autotrain import LogParser
-    from wrapper.train.run import utcnow, write_status
     from wrapper.train.supervise import supervise
 
     run = resolve(config_path, runs_dir=runs_dir, run_id=run_id, num_processes=num_processes,
                   autotrain_env=autotrain_env, launcher=launcher)
-    cmd = build_command(run)
+    try:
+        cmd = build_command(run)
+    except BaseException as exc:  # e.g. a config rule the backend checks: the folder exists, say why it is empty
+        _ended_before_start(run, None, "build the training command", exc)
+        raise
     _start_status(run, cmd)
     parser = cmd.parser or LogParser(total_steps=cmd.total_steps, epochs=cmd.epochs)
     try:
         outcome = supervise(cmd.argv, run_dir=run.run_dir, env=cmd.env, parser=parser, progress=progress,
                             desc=run.config.task)
     except BaseException as exc:  # could not even start the child
-        write_status(run.run_dir, state="failed", ended_at=utcnow(),
-                     cause=f"could not start the training process: {exc}")
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted(f"run {run.run_id} interrupted before it started") from None
+        _ended_before_start(run, cmd, "start the training process", exc)
         raise
     return record_outcome(run, cmd, outcome, parser)
 
