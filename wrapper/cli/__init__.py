@@ -27,6 +27,7 @@ COMMANDS = {
     "ui": "wrapper.cli.ui:ui",
     "eval": "wrapper.cli.evaluate:eval_command",
     "leaderboard": "wrapper.cli.leaderboard:leaderboard",
+    "studio": "wrapper.cli.studio:studio",
     "demo": "wrapper.cli.demo:demo",
     "gate": "wrapper.cli.gate:gate",
     "serve": "wrapper.cli.serve:serve",
@@ -69,6 +70,7 @@ def cli() -> None:
     gate         judge a run against its base, in domain and in general
     eval         a run or checkpoint -> results/ (MTEB layout)
     leaderboard  the Streamlit leaderboard over results/ and runs/
+    studio       the whole loop in the browser: data, train, evaluate, compare, try it
     demo         the whole loop on the bundled model and sample data
     serve        a /rerank HTTP API over a model (Cohere/Jina/TEI shape)
     export       a run -> a self-contained model folder with a model card (or ONNX)

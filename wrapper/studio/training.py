@@ -1,0 +1,210 @@
+"""The studio's Train, Evaluate and Playground choices, as library functions.
+
+Train: the tasks and presets come from `wrapper.config` (`TASKS`, `preset_for`); the
+YAML shown before launch is what `autorerank config` writes (`render_config`, rendered
+into a scratch folder); a launch writes `autotrain_configs/<name>.yml` and starts
+`python -m wrapper train CONFIG --run-id ID` as a job. The run folder (`status.json`,
+`metrics.jsonl`) is read back through `wrapper.train.reconcile` and the leaderboard's
+loaders. Evaluate: `python -m wrapper eval RUN|MODEL --dataset D --split S` as a job.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wrapper import settings
+
+BASE_MODEL_CHOICES = ("bundled", "BAAI/bge-reranker-base", "BAAI/bge-reranker-large",
+                      "maidalun1020/bce-reranker-base_v1")
+#: the params the Train page shows per backend family (the rest stay at the preset, see the YAML)
+KEY_PARAMS = {
+    "st": ("epochs", "lr", "batch_size", "max_seq_length"),
+    "cross-encoder": ("epochs", "lr", "batch_size", "max_seq_length", "max_steps"),
+    "flagembedding": ("num_train_epochs", "learning_rate", "per_device_train_batch_size", "train_group_size",
+                      "query_max_len", "passage_max_len", "max_steps"),
+}
+TASK_HELP = {
+    "st:": "AutoTrain (its own environment) trains a bi-encoder on the triplets",
+    "cross-encoder:": "our sentence-transformers CrossEncoder backend: a true reranker",
+    "flagembedding:": "FlagEmbedding's encoder-only reranker fine-tune",
+}
+
+
+def tasks() -> list[str]:
+    """Every training task `autorerank config` accepts (wrapper.config.TASKS)."""
+    from wrapper.config import TASKS
+
+    return list(TASKS)
+
+
+def task_help(task: str) -> str:
+    return next((text for prefix, text in TASK_HELP.items() if task.startswith(prefix)), "")
+
+
+def family(task: str) -> str:
+    from wrapper.config import is_cross_encoder, is_flagembedding
+
+    return "flagembedding" if is_flagembedding(task) else "cross-encoder" if is_cross_encoder(task) else "st"
+
+
+def preset_params(base_model: str, task: str) -> dict[str, Any]:
+    """The preset's params for this base model and task, plus None for the key params it leaves unset."""
+    from wrapper.config import preset_for
+
+    key, preset = preset_for(base_model)
+    fam = family(task)
+    params = dict(preset[fam])
+    for name in KEY_PARAMS[fam]:
+        params.setdefault(name, None)
+    return {"preset": key, **params}
+
+
+def config_name(dataset_dir: str | os.PathLike, base_model: str, task: str) -> str:
+    """`<dataset>-<preset slug>[-ce-<loss>|-flagembedding]`, as `autorerank config` names it (<= 50 chars)."""
+    from wrapper.config import preset_for
+
+    name = f"{Path(dataset_dir).name}-{preset_for(base_model)[1]['slug']}"
+    if task.startswith("cross-encoder:"):
+        name += "-ce-" + task.split(":", 1)[1]
+    elif task.startswith("flagembedding:"):
+        name += "-flagembedding"
+    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:50]
+
+
+def render_yaml(dataset_dir: str | os.PathLike, *, name: str, base_model: str, task: str,
+                params: dict[str, Any]) -> str:
+    """The text `autorerank config` would write for these choices (validated; nothing is written here)."""
+    from wrapper.config import render_config
+
+    final = settings.configs_dir() / f"{name}.yml"
+    with tempfile.TemporaryDirectory(prefix="studio-config-") as scratch:
+        path = render_config(Path(dataset_dir), name=name, out_dir=Path(scratch), base_model=base_model, task=task,
+                             **_clean(params))
+        return path.read_text(encoding="utf-8").replace(str(path), str(final))
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "preset" and v is not None}
+
+
+def write_config(dataset_dir: str | os.PathLike, *, name: str, base_model: str, task: str,
+                 params: dict[str, Any]) -> Path:
+    """Write `autotrain_configs/<name>.yml` (replacing one of that name) and return its path."""
+    from wrapper.config import render_config
+
+    return render_config(Path(dataset_dir), name=name, base_model=base_model, task=task, overwrite=True,
+                         out_dir=settings.configs_dir(), **_clean(params))
+
+
+def new_run_id(name: str) -> str:
+    from wrapper.train.run import make_run_id
+
+    return make_run_id(name, settings.runs_dir())
+
+
+def train_argv(config_path: str | os.PathLike, run_id: str, *, general: bool = True) -> list[str]:
+    """`python -m wrapper train CONFIG --run-id ID --no-progress [--no-general]` (runs in $AUTORERANK_RUNS)."""
+    from wrapper.studio.jobs import python_cli
+
+    args = ["train", os.fspath(config_path), "--run-id", run_id, "--no-progress"]
+    if not general:
+        args.append("--no-general")
+    return python_cli(*args)
+
+
+def ui_argv(port: int | None = None) -> list[str]:
+    """`python -m wrapper ui --port 8080` (AutoTrain's own UI on 127.0.0.1)."""
+    from wrapper import procs
+    from wrapper.studio.jobs import python_cli
+
+    return python_cli("ui", "--port", str(port or procs.DEFAULT_UI_PORT), "--host", procs.LOCALHOST)
+
+
+def eval_argv(model: str, dataset_dir: str | os.PathLike, split: str = "validation") -> list[str]:
+    """`python -m wrapper eval MODEL --dataset D --split S` (results in $AUTORERANK_RESULTS)."""
+    from wrapper.studio.jobs import python_cli
+
+    return python_cli("eval", model, "--dataset", os.fspath(dataset_dir), "--split", split)
+
+
+# --------------------------------------------------------------------------- runs
+@dataclass
+class RunView:
+    """One run folder as the Train page shows it."""
+
+    run_id: str
+    path: Path
+    status: dict
+    metrics: list[dict]
+
+    @property
+    def state(self) -> str:
+        return str(self.status.get("state") or "unknown")
+
+    @property
+    def gate(self) -> dict:
+        return self.status.get("gate") or {}
+
+    @property
+    def steps(self) -> tuple[int | None, int | None]:
+        steps = self.status.get("steps") or {}
+        return (steps.get("done"), steps.get("total")) if isinstance(steps, dict) else (None, None)
+
+
+def read_run(run_dir: str | os.PathLike) -> RunView | None:
+    """status.json (reconciled: a dead wrapper's run reads "interrupted") and metrics.jsonl, or None."""
+    from wrapper.leaderboard.loaders import load_metrics
+    from wrapper.train import reconcile
+
+    path = Path(run_dir)
+    if not (path / "status.json").is_file():
+        return None
+    try:
+        status = reconcile(path)
+    except (OSError, ValueError):
+        return None
+    records, _ = load_metrics(path / "metrics.jsonl")
+    return RunView(path.name, path, status, records)
+
+
+def runs(*, succeeded_only: bool = False) -> list[RunView]:
+    """Run folders under $AUTORERANK_RUNS (or ./runs), newest first."""
+    from wrapper.train.run import list_runs
+
+    out = [view for p in reversed(list_runs(settings.runs_dir())) if (view := read_run(p)) is not None]
+    if succeeded_only:
+        out = [v for v in out if v.state == "succeeded" and v.status.get("model")]
+    return out
+
+
+def verdict_words(gate: dict) -> tuple[str, str]:
+    """(level, text) for the gate's verdict: level is success, error or warning."""
+    verdict = gate.get("verdict")
+    if not verdict:
+        return "info", "no gate verdict recorded"
+
+    def num(key: str) -> str:
+        value = gate.get(key)
+        return f"{value:.4f}" if isinstance(value, (int, float)) else "?"
+
+    ci = gate.get("ci") or [None, None]
+    ci_text = (f"{ci[0]:+.4f}..{ci[1]:+.4f}" if all(isinstance(c, (int, float)) for c in ci) else "n/a")
+    lines = [f"Gate verdict: {str(verdict).upper().replace('_', ' ')} on {gate.get('metric')}: "
+             f"base {num('base')} -> fine-tuned {num('fine_tuned')} (delta {num('delta')}, 95% CI {ci_text})"]
+    for general in gate.get("general") or []:
+        lines.append(f"general set {general.get('name')}: {general.get('verdict')} "
+                     f"(delta {general.get('delta') if general.get('delta') is None else format(general['delta'], '+.4f')})")
+    if gate.get("advice"):
+        lines.append(f"Advice: {gate['advice']}")
+    level = "success" if verdict == "improved" else "error" if verdict in ("regressed", "collapsed", "forgot") else "warning"
+    return level, "\n\n".join(lines)
+
+
+def model_choices() -> list[str]:
+    """What the Evaluate and Playground pages can pick: succeeded runs (newest first), then the bundled model."""
+    return [v.run_id for v in runs(succeeded_only=True)] + ["bundled"]
