@@ -33,32 +33,44 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def evaluated(isolated_home, bundled_model_path):
-    import torch
-    from sentence_transformers import CrossEncoder
-
+@pytest.fixture(scope="module")
+def evaluated_home(tmp_path_factory, ce_folder):
+    """Evaluate and gate once per module (both tests read the same folders): the shared seeded CrossEncoder
+    as a run's model, scored by the real evaluate and judged by the real gate."""
     from wrapper.evaluate import evaluate
     from wrapper.gate import check_run
 
-    data = isolated_home / "data" / "tiny"
+    home = tmp_path_factory.mktemp("evaluated")
+    data = home / "data" / "tiny"
     (data / "eval").mkdir(parents=True)
     (data / "eval" / "validation.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     (data / "dataset.json").write_text(json.dumps({
         "name": "tiny", "format_version": 1, "splits": {"validation": {"queries": len(ROWS)}}, "has_negatives": True,
         "files": {"eval": {"validation": "eval/validation.jsonl"}}, "content_hash": "sha-tiny"}))
-    torch.manual_seed(0)
-    model = isolated_home / "runs" / RUN_ID / "model"
-    CrossEncoder(str(bundled_model_path), num_labels=1).save(str(model))
+    run = home / "runs" / RUN_ID
+    run.mkdir(parents=True)
     status = {"run_id": RUN_ID, "state": "succeeded", "backend": "cross-encoder", "task": "cross-encoder:bce",
               "kind": "cross-encoder", "base_model": "sentence-transformers/all-MiniLM-L6-v2", "dataset": str(data),
-              "model": str(model)}
-    (model.parent / "status.json").write_text(json.dumps(status))
-    report = evaluate(RUN_ID, show_progress=False)
-    by_role = {r["role"]: r for r in report.rows}
-    # the real gate judges the run and writes status.json["gate"], as the pipeline does after training
-    check_run(model.parent, general=[])
-    return isolated_home, by_role
+              "model": str(ce_folder)}
+    (run / "status.json").write_text(json.dumps(status))
+    with pytest.MonkeyPatch.context() as mp:
+        _point_at(mp, home)
+        report = evaluate(RUN_ID, show_progress=False)
+        # the real gate judges the run and writes status.json["gate"], as the pipeline does after training
+        check_run(run, general=[])
+    return home, {r["role"]: r for r in report.rows}
+
+
+def _point_at(mp: pytest.MonkeyPatch, home: Path) -> None:
+    mp.chdir(home)
+    mp.setenv("AUTORERANK_RESULTS", str(home / "results"))
+    mp.setenv("AUTORERANK_RUNS", str(home / "runs"))
+
+
+@pytest.fixture
+def evaluated(isolated_home, monkeypatch, evaluated_home):
+    _point_at(monkeypatch, evaluated_home[0])
+    return evaluated_home
 
 
 def test_leaderboard_reads_what_evaluate_wrote(evaluated):
