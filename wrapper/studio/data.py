@@ -95,6 +95,31 @@ class Inspection:
     notes: list[str] = field(default_factory=list)
 
 
+def peek(path: str | os.PathLike, *, encoding: str = "utf-8") -> Inspection:
+    """A table's kind, columns and first rows without choosing a format (format ""); folders and
+    JSON documents (BEIR, SQuAD) go through `inspect_source`. Unreadable files raise prepare's InputError."""
+    from wrapper.prepare.columns import KNOWN_COLUMNS
+    from wrapper.prepare.options import PrepareOptions
+    from wrapper.prepare.readers import FileKind, TableSource, detect_kind, open_table
+
+    path = Path(path)
+    kind = detect_kind(path)
+    if kind is FileKind.directory:
+        return inspect_source(path, encoding=encoding)
+    opened = open_table(path, kind, encoding=encoding, max_line_bytes=PrepareOptions().max_line_bytes,
+                        known_columns=KNOWN_COLUMNS)
+    if not isinstance(opened, TableSource):
+        return inspect_source(path, encoding=encoding)
+    return Inspection(path, kind.value, "", list(opened.columns), {}, _first_rows(opened))
+
+
+def _first_rows(opened) -> list[dict[str, Any]]:
+    rows = [dict(rec.fields) for rec in itertools.islice(iter(opened), PREVIEW_ROWS)]
+    for row in rows:
+        row.pop("__bad_width__", None)
+    return rows
+
+
 def inspect_source(path: str | os.PathLike, *, fmt: str = "auto", encoding: str = "utf-8",
                    columns: dict[str, str] | None = None) -> Inspection:
     """Detect `path`'s kind, format and column mapping the way `prepare` will, and read the first rows."""
@@ -122,9 +147,7 @@ def inspect_source(path: str | os.PathLike, *, fmt: str = "auto", encoding: str 
         raise InputError.at(path, "format 'squad' reads a SQuAD-style JSON document, this is a table",
                             hint="leave the format at auto")
     mapping = resolve_columns(opened, chosen, options)
-    rows = [dict(rec.fields) for rec in itertools.islice(iter(opened), PREVIEW_ROWS)]
-    for row in rows:
-        row.pop("__bad_width__", None)
+    rows = _first_rows(opened)
     notes = []
     if opened.headerless:
         notes.append("no header line: columns are named column1, column2, ... by position")

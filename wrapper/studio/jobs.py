@@ -111,7 +111,7 @@ def start(kind: str, argv: Sequence[str | os.PathLike], *, meta: dict[str, Any] 
     folder = jobs_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     job_id = _new_id(kind, folder)
-    log_path = folder / f"{job_id}.log"
+    log_path = folder.resolve() / f"{job_id}.log"
     job = Job(id=job_id, kind=kind, argv=[os.fspath(a) for a in argv], log=str(log_path), started_at=_now(),
               meta=dict(meta or {}))
     with open(log_path, "wb") as log:

@@ -67,12 +67,17 @@ class Ranking:
         return ranks
 
 
-def score(scorer: Any, query: str, passages: list[str]) -> list[float]:
-    """Scores of `passages` for `query` with a loaded `wrapper.serve.scorer.Scorer`."""
-    if not query.strip():
+def check_inputs(query: str, passages: list[str]) -> None:
+    """An InputError saying what is missing (checked before any model loads)."""
+    if not (query or "").strip():
         raise InputError("no query typed\n  hint: type a question, or pick a held-out query")
     if not passages:
         raise InputError("no passages\n  hint: paste candidate passages, one per line")
+
+
+def score(scorer: Any, query: str, passages: list[str]) -> list[float]:
+    """Scores of `passages` for `query` with a loaded `wrapper.serve.scorer.Scorer`."""
+    check_inputs(query, passages)
     return scorer.score([(query, passages)])[0]
 
 
