@@ -9,7 +9,8 @@
   when it is absent).
 - `ce_folder` (session): the bundled model with a fresh seeded 1-label head, saved
   as a CrossEncoder; read it, never write into it.
-- `run_cli`: the CLI in-process.
+- `run_cli` / `cli(*args)`: the CLI in-process.
+- `tiny_ce_run` (session): one real cross-encoder run trained through the CLI.
 
 Helpers (import them: `from conftest import write_tiny_dataset`):
 - `write_tiny_dataset(root)`: a prepared dataset (Contract 1) with train and eval data.
@@ -44,20 +45,25 @@ def bundled_model_path() -> Path:
     return _path()
 
 
+def _isolate(mp: pytest.MonkeyPatch, work: Path) -> None:
+    """Work in `work`: results/ and runs/ inside it, the Hub off, no token."""
+    mp.chdir(work)
+    mp.setenv("AUTORERANK_RESULTS", str(work / "results"))
+    mp.setenv("AUTORERANK_RUNS", str(work / "runs"))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("TRANSFORMERS_OFFLINE", "1")
+    mp.setenv("HF_DATASETS_OFFLINE", "1")
+    mp.setenv("TOKENIZERS_PARALLELISM", "false")
+    mp.delenv("HF_TOKEN", raising=False)
+    if (REPO_ROOT / ".venv-autotrain").exists():
+        mp.setenv("AUTORERANK_AUTOTRAIN_ENV", str(REPO_ROOT / ".venv-autotrain"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
-    monkeypatch.chdir(work)
-    monkeypatch.setenv("AUTORERANK_RESULTS", str(work / "results"))
-    monkeypatch.setenv("AUTORERANK_RUNS", str(work / "runs"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    if (REPO_ROOT / ".venv-autotrain").exists():
-        monkeypatch.setenv("AUTORERANK_AUTOTRAIN_ENV", str(REPO_ROOT / ".venv-autotrain"))
+    _isolate(monkeypatch, work)
     return work
 
 
@@ -73,25 +79,27 @@ def sample_data() -> Path:
     return SAMPLE_DATA
 
 
-@pytest.fixture
-def run_cli():
+def cli(*args) -> tuple[int, str, str]:
     """Run the CLI in-process through `wrapper.cli.main`; returns (exit_code, stdout, stderr)."""
     import contextlib
     import io
 
     from wrapper.cli import main
 
-    def _run(*args: str):
-        out, err = io.StringIO(), io.StringIO()
-        code = 0
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main([str(a) for a in args])
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-        return code, out.getvalue(), err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
 
-    return _run
+
+@pytest.fixture
+def run_cli():
+    """`cli` as a fixture."""
+    return cli
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +112,23 @@ def ce_folder(tmp_path_factory, bundled_model_path) -> Path:
     folder = tmp_path_factory.mktemp("models") / "minilm-ce"
     CrossEncoder(str(bundled_model_path), num_labels=1).save(str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_ce_run(tmp_path_factory) -> tuple[Path, int, str, str]:
+    """One real cross-encoder run (bce, 30 steps, evaluated every 10) trained through `autorerank train`
+    once per session on `write_tiny_dataset`: (run folder, exit code, stdout, stderr). Read it, or copy it
+    before changing anything (test_train_cross_encoder asserts on it, test_merge mixes copies)."""
+    from wrapper.config import render_config
+
+    home = tmp_path_factory.mktemp("tiny-ce-run")
+    with pytest.MonkeyPatch.context() as mp:
+        _isolate(mp, home)
+        dataset = write_tiny_dataset(Path("data") / "tiny")
+        config = render_config(dataset, base_model="bundled", name="tiny-ce", task="cross-encoder:bce",
+                               max_steps=30, batch_size=8, max_seq_length=64, eval_steps=10, logging_steps=5)
+        code, out, err = cli("train", config, "--run-id", "ce1", "--no-gate", "--no-progress")
+    return home / "runs" / "ce1", code, out, err
 
 
 # --------------------------------------------------------------------------- helpers

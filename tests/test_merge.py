@@ -4,7 +4,8 @@ Sources (built once per session):
 - a bi-encoder "run": the bundled model with seeded noise on every weight, and a
   hand-written Contract 3 status.json (base_model: bundled);
 - a cross-encoder run trained for a few steps by our own backend (fresh head on the
-  bundled bi-encoder, so its base has no classification head).
+  bundled bi-encoder, so its base has no classification head): a copy of the session's
+  `tiny_ce_run` (conftest).
 
 Each test copies the run(s) it needs into its own runs/ folder.
 """
@@ -71,13 +72,10 @@ slow = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def sources(tmp_path_factory, bundled_model_path):
+def sources(tmp_path_factory, bundled_model_path, tiny_ce_run):
     """Build the bi-encoder and cross-encoder source runs once (see module doc)."""
     import torch
     from sentence_transformers import SentenceTransformer
-
-    from wrapper.config import render_config
-    from wrapper.train import train_run
 
     home = tmp_path_factory.mktemp("merge-sources")
     with pytest.MonkeyPatch.context() as mp:
@@ -98,11 +96,12 @@ def sources(tmp_path_factory, bundled_model_path):
             "run_id": "bi", "state": "succeeded", "backend": "autotrain", "task": "st:triplet",
             "kind": "bi-encoder", "base_model": "bundled", "dataset": str(dataset), "model": str(bi / "model")})
 
-        config = render_config(dataset, base_model="bundled", name="tiny-ce", task="cross-encoder:bce",
-                               max_steps=6, batch_size=8, max_seq_length=48, eval_steps=6, logging_steps=3,
-                               out_dir=home / "autotrain_configs")
-        result = train_run(config, runs_dir=home / "runs", run_id="ce", progress=False)
-        assert result.status["state"] == "succeeded"
+        run_dir, code, _, err = tiny_ce_run  # trained once per session (conftest)
+        assert code == 0, err
+        shutil.copytree(run_dir, home / "runs" / "ce")
+        status = read_json(home / "runs" / "ce" / "status.json")
+        status.update(run_id="ce", model=str(home / "runs" / "ce" / "model"), dataset=str(dataset))
+        write_json(home / "runs" / "ce" / "status.json", status)
     return home
 
 

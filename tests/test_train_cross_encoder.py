@@ -29,12 +29,11 @@ def dataset(isolated_home) -> Path:
     return write_tiny_dataset(Path("data") / "tiny")
 
 
-def test_bce_run_learns_keeps_the_best_checkpoint_and_loads(dataset, run_cli):
-    config = render_config(dataset, base_model="bundled", name="tiny-ce", task="cross-encoder:bce",
-                           max_steps=30, batch_size=8, max_seq_length=64, eval_steps=10, logging_steps=5)
-    code, out, err = run_cli("train", config, "--run-id", "ce1", "--no-gate", "--no-progress")
+def test_bce_run_learns_keeps_the_best_checkpoint_and_loads(tiny_ce_run):
+    """The session's shared run (conftest: bce, 30 steps, eval every 10, through `autorerank train`)."""
+    run_dir, code, out, err = tiny_ce_run
     assert code == 0, err
-    run_dir = runs_dir() / "ce1"
+    assert f"model:   {run_dir / 'model'}" in out
     status = read_json(run_dir / "status.json")
     assert status["state"] == "succeeded" and status["backend"] == "cross-encoder"
     assert status["kind"] == "cross-encoder" and status["task"] == "cross-encoder:bce"
