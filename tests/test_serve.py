@@ -11,7 +11,7 @@ import pytest
 
 from wrapper import procs
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # all but the batcher test load a model
 
 DOCS = ["Paris is the capital of France.", "Bananas are rich in potassium.",
         "The Eiffel Tower stands in Paris.", "Photosynthesis happens in chloroplasts."]
@@ -51,6 +51,7 @@ def server(ce_model, tmp_path_factory):
         procs.stop_tree(proc, grace=5)
 
 
+@slow
 def test_health_names_the_model(server, ce_model):
     import httpx
 
@@ -63,6 +64,7 @@ def test_health_names_the_model(server, ce_model):
     assert info["limits"]["max_documents"] == 8
 
 
+@slow
 def test_rerank_matches_direct_predict(server, ce_model):
     import httpx
     from sentence_transformers import CrossEncoder
@@ -83,6 +85,7 @@ def test_rerank_matches_direct_predict(server, ce_model):
     assert [r["index"] for r in cohere["results"]] == order and "document" not in cohere["results"][0]
 
 
+@slow
 def test_concurrent_requests_are_batched(server):
     import httpx
 
@@ -123,6 +126,7 @@ BAD = [
 ]
 
 
+@slow
 @pytest.mark.parametrize("name,payload,status,kind", BAD, ids=[b[0] for b in BAD])
 def test_bad_requests_get_json_errors(server, name, payload, status, kind):
     import httpx
@@ -140,6 +144,7 @@ def test_bad_requests_get_json_errors(server, name, payload, status, kind):
     assert httpx.get(base + "/health", timeout=10).status_code == 200
 
 
+@slow
 def test_port_in_use_is_a_clear_error(run_cli, server):
     base, _ = server
     port = base.rsplit(":", 1)[1]
@@ -176,6 +181,7 @@ def test_batcher_merges_concurrent_jobs_and_survives_a_failing_batch():
     assert len(calls) == 3
 
 
+@slow
 def test_bi_encoder_scorer_ranks_by_cosine(bundled_model_path):
     import numpy as np
 
