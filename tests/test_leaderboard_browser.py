@@ -31,15 +31,19 @@ pytestmark = pytest.mark.slow
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (apt-get install -y chromium)")
 
 
-@pytest.fixture
-def server(isolated_home):
-    """`autorerank leaderboard` over the fixture folders, as a subprocess in its own process group."""
-    sc = build_scenario(isolated_home)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`autorerank leaderboard` over the fixture folders, as a subprocess in its own process group;
+    started once for the module (the tests only read)."""
+    home = tmp_path_factory.mktemp("leaderboard")
+    sc = build_scenario(home)
     port = procs.free_port()
-    log = (isolated_home / "server.log").open("w")
+    log = (home / "server.log").open("w")
     proc = subprocess.Popen(
         [autorerank_bin(), "leaderboard", "--port", str(port), "--results", str(sc.results), "--runs", str(sc.runs)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=home,
+        env=procs.child_env(offline=True, drop_tokens=True,
+                            extra={"AUTORERANK_RESULTS": str(sc.results), "AUTORERANK_RUNS": str(sc.runs)}),
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
@@ -52,7 +56,7 @@ def server(isolated_home):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.close()
-            pytest.fail(f"leaderboard did not start:\n{(isolated_home / 'server.log').read_text()}")
+            pytest.fail(f"leaderboard did not start:\n{(home / 'server.log').read_text()}")
         time.sleep(0.5)
     try:
         yield url
