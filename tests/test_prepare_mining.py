@@ -197,12 +197,62 @@ def test_prepare_with_mining_end_to_end(tmp_path):
     assert m["has_negatives"] is True
     assert m["mining"]["queries"] == len(TOPICS)
     assert m["mining"]["pool_size"] == len(TOPICS) + len(DISTRACTORS)
+    from wrapper import precision
+
+    assert m["mining"]["precision"] == precision.resolve("auto")  # prepare's default: auto
     assert m["splits"]["train"]["triplets"] == 2 * m["splits"]["train"]["queries"]
     for line in (tmp_path / "out/eval/validation.jsonl").read_text().splitlines():
         rec = json.loads(line)
         assert len(rec["negative"]) == 4  # 2 x num_negatives candidates for evaluation
         assert not set(rec["negative"]) & set(rec["positive"])
     assert "mining: 6 queries" in report.summary()
+
+
+@pytest.mark.slow
+def test_token_sorted_encoding_returns_input_order(model):
+    """Batches of similar token length (one `encode` call each) give each text its own embedding."""
+    from wrapper.prepare.mining import encode_sorted, token_lengths
+
+    texts = list(TOPICS.values()) + DISTRACTORS
+    lengths = token_lengths(model, texts)
+    assert lengths is not None and len(set(lengths)) > 3
+    direct = model.encode_document(texts, normalize_embeddings=True, convert_to_tensor=True)
+    for batch_size in (3, 5, 64):  # 64: one batch, sentence-transformers' own order
+        got = encode_sorted(model.encode_document, model, texts, batch_size, False)
+        assert got.shape == direct.shape
+        assert float((got - direct).abs().max()) < 1e-5, batch_size
+
+
+@pytest.mark.slow
+def test_bf16_miner_mines_like_fp32_and_the_precision_is_recorded(bundled_model_path):
+    """A loaded miner runs in options.precision: bf16 weights (fp32 pooling) pick the same negatives
+    as fp32 on this data, and the stats say which precision ran; a model passed in is left alone."""
+    import torch
+
+    from wrapper.prepare.mining import load_miner
+
+    mined, precisions = {}, {}
+    for prec in ("fp32", "bf16"):
+        c = build()
+        held_out = {list(TOPICS)[0]}
+        stats = mine(c, {q: 3 for q in TOPICS}, options(num_negatives=3, batch_size=2, precision=prec),
+                     held_out=held_out, loader=lambda: load_miner(str(bundled_model_path)))
+        mined[prec] = {q: list(e.mined) for q, e in c.queries.items()}
+        precisions[prec] = stats.precision
+        assert stats.as_manifest()["precision"] == prec
+    assert precisions == {"fp32": "fp32", "bf16": "bf16"}
+    assert mined["bf16"] == mined["fp32"]
+    fp32_model = load_miner(str(bundled_model_path))
+    stats = mine(build(), {q: 1 for q in TOPICS}, options(num_negatives=1, precision="bf16"), model=fp32_model)
+    assert stats.precision == "fp32" and next(fp32_model.parameters()).dtype == torch.float32
+
+
+def test_prepare_precision_option_is_checked():
+    from wrapper.errors import InputError
+
+    assert PrepareOptions().precision == "auto"
+    with pytest.raises(InputError, match="--precision"):
+        PrepareOptions.build(precision="fp8")
 
 
 def _write_sources(tmp_path, labelled_negative: bool = False):
@@ -232,7 +282,9 @@ def test_teacher_scores_are_the_miners_and_match_a_recomputation(tmp_path, model
     negatives and labelled ones scored afterwards), equal to a fresh computation with the same model."""
     src, corpus = _write_sources(tmp_path, labelled_negative=True)
     report = prepare([src], tmp_path / "out", PrepareOptions(num_negatives=3, val_ratio=0.34, corpus=(str(corpus),),
-                                                              random_negatives=random_negatives, progress=False))
+                                                              random_negatives=random_negatives, progress=False,
+                                                              precision="fp32"))  # recomputed in fp32 below
+    assert report.manifest["mining"]["precision"] == "fp32"
     records = _train_records(tmp_path / "out")
     assert records
     for r in records:

@@ -5,6 +5,11 @@
 `amx_bf16`), else fp32. bf16 means bf16 *weights* (measured here: 3.1x the fp32
 encode throughput of the bundled MiniLM; autocast alone gave 1.6x). Results record
 the precision actually used (`resolve(...)`), never `auto`.
+
+Only the encoder runs in bf16: a model's outputs stay fp32 (a bi-encoder pools
+fp32 token embeddings, a cross-encoder's classification head runs in fp32), so
+scores keep fp32 resolution and do not collapse into bf16 ties (8-bit mantissa:
+0.1 and 0.1004 are one value).
 """
 
 from __future__ import annotations
@@ -79,4 +84,64 @@ def load(path: str | Path, kind: str, *, precision: str = "fp32", device: str | 
         import torch
 
         model.to(torch.bfloat16)
+        keep_outputs_fp32(model, kind)
     return model
+
+
+def dtype_name(model) -> str:
+    """`bf16`, `fp16`, `fp32` or `fp64`: the dtype a loaded model's weights are in."""
+    dtype = str(getattr(model, "dtype", "") or "")
+    for key, name in (("bfloat16", "bf16"), ("float16", "fp16"), ("float32", "fp32"), ("float64", "fp64")):
+        if key in dtype:
+            return name
+    return "fp32"
+
+
+def apply(model, kind: str, precision: str = "auto", device: str | None = None) -> str:
+    """Put an already loaded fp32 model into `precision` (in place, e.g. a miner that a caller
+    loaded); returns the precision it now runs in. A model already in bf16/fp16 is left alone."""
+    resolved = resolve(precision, device)
+    current = dtype_name(model)
+    if resolved == "bf16" and current == "fp32":
+        import torch
+
+        model.to(torch.bfloat16)
+        keep_outputs_fp32(model, kind)
+        return "bf16"
+    return current
+
+
+def _upcast(value):
+    import torch
+
+    return value.float() if torch.is_tensor(value) and value.is_floating_point() else value
+
+
+def keep_outputs_fp32(model, kind: str) -> bool:
+    """Run what comes after a bf16 encoder in fp32: a cross-encoder's classification head
+    (`classifier` / `score`), a bi-encoder's pooling and later modules. True when hooked."""
+    try:
+        first = model[0]
+    except (TypeError, IndexError, KeyError):
+        return False
+    if kind == "cross-encoder":
+        hf = getattr(first, "model", None) or getattr(first, "auto_model", None)
+        head = getattr(hf, "classifier", None) or getattr(hf, "score", None)
+        if head is None or not hasattr(head, "register_forward_pre_hook"):
+            return False
+        head.float()
+        head.register_forward_pre_hook(lambda _mod, args, kwargs: (
+            tuple(_upcast(a) for a in args), {k: _upcast(v) for k, v in kwargs.items()}), with_kwargs=True)
+        return True
+    if len(model) < 2 or not hasattr(first, "register_forward_hook"):
+        return False
+
+    def token_embeddings_fp32(_mod, _args, features):
+        if hasattr(features, "__setitem__") and "token_embeddings" in features:
+            features["token_embeddings"] = _upcast(features["token_embeddings"])
+        return features
+
+    first.register_forward_hook(token_embeddings_fp32)
+    for module in list(model)[1:]:
+        module.float()
+    return True

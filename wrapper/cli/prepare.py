@@ -68,6 +68,9 @@ Examples:
                    "'miner' keeps the mining scores; a model folder, run id or Hub id (a cross-encoder or "
                    "a bi-encoder) scores every training pair with it; 'off' keeps none.")
 @click.option("--device", help="Device for the miner (cpu, cuda, ...) [default: best available].")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+              help="Miner weights: auto = bf16 where the CPU (avx512_bf16/AMX) or GPU does bf16, else fp32; "
+                   "recorded in dataset.json (mining.precision).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
 def prepare(sources, out, fmt, margin, corpus, teacher, **flags) -> None:
     """Turn raw data into train/validation(/test) sets with hard negatives.

@@ -9,7 +9,7 @@ turns a validation failure into an `InputError` that names the bad flag.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -57,6 +57,7 @@ FLAG_NAMES = {
     "max_line_bytes": "--max-line-bytes",
     "chunk_size": "--chunk-size",
     "device": "--device",
+    "precision": "--precision",
     "teacher": "--teacher",
 }
 
@@ -116,6 +117,8 @@ class PrepareOptions(BaseModel):
     #: passages encoded and scored per mining step (bounds memory on huge corpora)
     chunk_size: int = Field(32768, ge=1)
     device: str | None = None
+    #: the miner's weights: auto = bf16 where the CPU/GPU does bf16 natively, else fp32 (wrapper.precision)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     progress: bool = True
 
     @model_validator(mode="after")
