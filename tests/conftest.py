@@ -17,7 +17,9 @@ Helpers (import them: `from conftest import write_tiny_dataset`):
 - `EN_ROWS`, `write_dataset(root)`: a four-query eval-only prepared dataset.
 - `write_run(root, run_id, model, dataset, base)`: a finished run folder (status.json only).
 - `write_fake_mteb_repo(root)`: a tiny `mteb/T2Reranking` dataset repo in its Hub layout.
-- `runs_dir()`: the runs folder of this test; `group_alive(pgid)`; `autorerank_bin()`.
+- `runs_dir()`: the runs folder of this test; `group_alive(pgid)`; `autorerank_bin()`;
+  `isolate(monkeypatch, folder)`: what `isolated_home` does, for a session/module fixture's own folder.
+- `TINY_QUERY`, `TINY_POS`, `TINY_NEG`: texts a model trained on `write_tiny_dataset` should rank.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 SAMPLE_DATA = REPO_ROOT / "data" / "raw" / "sample"
+#: a query of `write_tiny_dataset`'s kind, its positive and a negative (another topic)
+TINY_QUERY = "what do we know about the river in report 1"
+TINY_POS = "Report 1 explains the river: where the river comes from and why the river matters."
+TINY_NEG = "Report 7 explains the castle: where the castle comes from and why it matters."
 TOPICS = ["apple", "river", "engine", "violin", "planet", "garden", "bridge", "coffee", "winter", "soccer",
           "castle", "ocean", "python", "desert", "camera", "forest", "doctor", "rocket", "island", "museum"]
 
@@ -56,7 +62,7 @@ def bundled_model_path() -> Path:
     return _path()
 
 
-def _isolate(mp: pytest.MonkeyPatch, work: Path) -> None:
+def isolate(mp: pytest.MonkeyPatch, work: Path) -> None:
     """Work in `work`: results/ and runs/ inside it, the Hub off, no token."""
     mp.chdir(work)
     mp.setenv("AUTORERANK_RESULTS", str(work / "results"))
@@ -74,7 +80,7 @@ def _isolate(mp: pytest.MonkeyPatch, work: Path) -> None:
 def isolated_home(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
-    _isolate(monkeypatch, work)
+    isolate(monkeypatch, work)
     return work
 
 
@@ -134,7 +140,7 @@ def tiny_ce_run(tmp_path_factory) -> tuple[Path, int, str, str]:
 
     home = tmp_path_factory.mktemp("tiny-ce-run")
     with pytest.MonkeyPatch.context() as mp:
-        _isolate(mp, home)
+        isolate(mp, home)
         dataset = write_tiny_dataset(Path("data") / "tiny")
         config = render_config(dataset, base_model="bundled", name="tiny-ce", task="cross-encoder:bce",
                                max_steps=30, batch_size=8, max_seq_length=64, eval_steps=10, logging_steps=5)

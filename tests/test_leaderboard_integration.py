@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import isolate
 from wrapper.leaderboard import loaders, tables
 
 pytestmark = pytest.mark.slow
@@ -54,22 +55,16 @@ def evaluated_home(tmp_path_factory, ce_folder):
               "model": str(ce_folder)}
     (run / "status.json").write_text(json.dumps(status))
     with pytest.MonkeyPatch.context() as mp:
-        _point_at(mp, home)
+        isolate(mp, home)
         report = evaluate(RUN_ID, show_progress=False)
         # the real gate judges the run and writes status.json["gate"], as the pipeline does after training
         check_run(run, general=[])
     return home, {r["role"]: r for r in report.rows}
 
 
-def _point_at(mp: pytest.MonkeyPatch, home: Path) -> None:
-    mp.chdir(home)
-    mp.setenv("AUTORERANK_RESULTS", str(home / "results"))
-    mp.setenv("AUTORERANK_RUNS", str(home / "runs"))
-
-
 @pytest.fixture
 def evaluated(isolated_home, monkeypatch, evaluated_home):
-    _point_at(monkeypatch, evaluated_home[0])
+    isolate(monkeypatch, evaluated_home[0])
     return evaluated_home
 
 

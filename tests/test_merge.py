@@ -19,17 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_tiny_dataset
+from conftest import TINY_NEG, TINY_POS, TINY_QUERY, isolate, write_tiny_dataset
 from wrapper.errors import InputError
 from wrapper.jsonio import read_json, write_json
 from wrapper.merge import merge_run
 from wrapper.merge.auto import RULE, Point, choose, judge
 from wrapper.merge.sources import parse_weights
-
-QUERY = "what do we know about the river in report 1"
-POS = "Report 1 explains the river: where the river comes from and why the river matters."
-NEG = "Report 7 explains the castle: where the castle comes from and why it matters."
-
 
 # ----------------------------------------------------------------------- pure parts (fast)
 
@@ -79,10 +74,7 @@ def sources(tmp_path_factory, bundled_model_path, tiny_ce_run):
 
     home = tmp_path_factory.mktemp("merge-sources")
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(home)
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-            mp.setenv(var, "1")
-        mp.setenv("TOKENIZERS_PARALLELISM", "false")
+        isolate(mp, home)
         dataset = write_tiny_dataset(home / "data" / "tiny")
 
         bi = home / "runs" / "bi"
@@ -153,7 +145,7 @@ def test_bi_encoder_merge_is_the_weighted_average_and_keeps_the_modules(sources,
     assert merged.max_seq_length == fine.max_seq_length == 256
     # scores equal a model built by hand from the averaged weights
     fine.load_state_dict({k: 0.3 * f[k] + 0.7 * b[k] for k in f})
-    texts = [QUERY, POS, NEG]
+    texts = [TINY_QUERY, TINY_POS, TINY_NEG]
     import torch
 
     assert torch.allclose(merged.encode(texts, convert_to_tensor=True), fine.encode(texts, convert_to_tensor=True),
@@ -188,7 +180,7 @@ def test_cross_encoder_merge_mixes_the_encoder_and_keeps_the_trained_head(source
     assert merged.max_seq_length == fine.max_seq_length and merged.num_labels == 1
     # scores equal a model built by hand from those weights
     fine.load_state_dict({k: f[k] if k in head else 0.5 * (f[k] + b[k.replace("0.model.bert.", "")]) for k in f})
-    pairs = [(QUERY, POS), (QUERY, NEG)]
+    pairs = [(TINY_QUERY, TINY_POS), (TINY_QUERY, TINY_NEG)]
     assert merged.predict(pairs) == pytest.approx(fine.predict(pairs), abs=1e-5)
 
 

@@ -11,18 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import runs_dir, write_tiny_dataset
+from conftest import TINY_NEG, TINY_POS, TINY_QUERY, runs_dir, write_tiny_dataset
 from wrapper.config import render_config
 from wrapper.errors import RunFailed
 from wrapper.jsonio import read_json, read_jsonl
 from wrapper.train import train_run
 
 pytestmark = pytest.mark.slow
-
-QUERY = "what do we know about the river in report 1"
-POS = "Report 1 explains the river: where the river comes from and why the river matters."
-NEG = "Report 7 explains the castle: where the castle comes from and why it matters."
-
 
 @pytest.fixture
 def dataset(isolated_home) -> Path:
@@ -54,7 +49,7 @@ def test_bce_run_learns_keeps_the_best_checkpoint_and_loads(tiny_ce_run):
     from sentence_transformers import CrossEncoder
 
     model = CrossEncoder(status["model"], device="cpu")
-    scores = model.predict([(QUERY, POS), (QUERY, NEG)])
+    scores = model.predict([(TINY_QUERY, TINY_POS), (TINY_QUERY, TINY_NEG)])
     assert len(scores) == 2
     # learned something: the head is no longer a constant, and the topic match wins
     assert float(scores[0]) > float(scores[1])

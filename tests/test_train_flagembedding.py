@@ -19,17 +19,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import runs_dir, write_tiny_dataset
+from conftest import TINY_NEG, TINY_POS, TINY_QUERY, runs_dir, write_tiny_dataset
 from wrapper.config import render_config
 from wrapper.errors import InputError, RunFailed
 from wrapper.jsonio import read_json, read_jsonl
 from wrapper.train import build_command, resolve, train_run
 from wrapper.train.flagembedding import MODULE, FlagEmbeddingLogParser
-
-QUERY = "what do we know about the river in report 1"
-POS = "Report 1 explains the river: where the river comes from and why the river matters."
-NEG = "Report 7 explains the castle: where the castle comes from and why it matters."
-
 
 @pytest.fixture
 def dataset(isolated_home) -> Path:
@@ -162,9 +157,9 @@ def test_a_tiny_real_run_from_the_cli_loads_both_ways_is_gated_and_evaluated(dat
     from sentence_transformers import CrossEncoder
 
     ce = CrossEncoder(status["model"], device="cpu")
-    ce_scores = [float(s) for s in ce.predict([(QUERY, POS), (QUERY, NEG)])]
+    ce_scores = [float(s) for s in ce.predict([(TINY_QUERY, TINY_POS), (TINY_QUERY, TINY_NEG)])]
     flag = FlagReranker(status["model"], use_fp16=False, devices="cpu")
-    raw = flag.compute_score([[QUERY, POS], [QUERY, NEG]])
+    raw = flag.compute_score([[TINY_QUERY, TINY_POS], [TINY_QUERY, TINY_NEG]])
     # the same one-logit model: CrossEncoder applies a sigmoid to FlagReranker's raw logit
     assert ce_scores == pytest.approx([1 / (1 + math.exp(-r)) for r in raw], abs=1e-4)
     assert ce_scores[0] != pytest.approx(ce_scores[1], abs=1e-6)
