@@ -122,6 +122,10 @@ def read_beir(path: Path, fmt: Format, options: PrepareOptions, collector: R.Col
             collector.skip(row, R.MISSING_DOCUMENT)
             continue
         reason = label_skip_reason(label)
+        if reason == R.INVALID_LABEL and options.label_threshold is not None:
+            raise InputError.at(qrels_file, f"score {score.strip()!r} is not a number, and --label-threshold "
+                                f"{threshold:g} compares numeric grades", line=lineno, column="score",
+                                hint="fix or delete that line, or drop --label-threshold to skip and count it")
         if reason:
             collector.skip(row, reason)
             continue

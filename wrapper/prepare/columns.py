@@ -23,7 +23,7 @@ from wrapper.prepare.readers import FileKind, TableSource
 ALIASES: dict[str, tuple[str, ...]] = {
     "query": ("query", "question", "anchor", "q", "query_text", "sentence1", "prompt"),
     "passage": ("passage", "document", "doc", "text", "context", "answer", "response", "content",
-                "passage_text", "sentence2", "corpus"),
+                "passage_text", "sentence2", "corpus", "title"),  # title last: QBQTC's (query, title, label)
     "label": ("label", "labels", "score", "relevance", "rel", "relevant", "is_relevant", "rating", "grade"),
     "pos": ("pos", "positive", "positives", "positive_passage", "pos_passage", "sentence2"),
     "neg": ("neg", "negative", "negatives", "hard_negative", "hard_negatives", "negative_passage",

@@ -71,7 +71,9 @@ def read_corpus_file(path: Path, options: PrepareOptions, collector: R.Collector
                         known_columns=KNOWN_COLUMNS | {"title", "_id"})
     if not isinstance(opened, TableSource):
         raise InputError.at(path, "a --corpus JSON must be a list of objects with a text column")
-    col = next((c for c in opened.columns if c.lower() in ALIASES["passage"]), None)
+    lower = {c.lower(): c for c in opened.columns}
+    # in alias order: a BEIR corpus has both "title" and "text", and the text is the passage
+    col = next((lower[a] for a in ALIASES["passage"] if a in lower), None)
     if col is None:
         raise InputError.at(path, f"no text column in the corpus file; {columns_message(opened.columns)}",
                             hint="name the column 'text' (or passage/document)")

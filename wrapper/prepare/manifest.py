@@ -47,6 +47,8 @@ def summary_text(manifest: dict[str, Any], out: Path) -> str:
     lines = [f"prepared {manifest['name']!r} -> {out}"]
     fmts = ", ".join(sorted({src["format"] for src in manifest["sources"]}))
     lines.append(f"  sources: {len(manifest['sources'])} ({fmts})")
+    for note in (n for src in manifest["sources"] for n in src.get("notes", ())):
+        lines.append(f"  note: {note}")
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(c["skipped_by_reason"].items(), key=lambda kv: -kv[1]))
     lines.append(
         f"  rows: {c['rows_read']:,} read = {c['rows_used']:,} used + {c['rows_skipped']:,} skipped"

@@ -134,7 +134,7 @@ def _text_stream(path: Path, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig" if name == "utf-8" else encoding, newline="")
 
 
-def _decode_error(path: Path, exc: UnicodeDecodeError, line: int, encoding: str) -> InputError:
+def decode_error(path: Path, exc: UnicodeDecodeError, line: int, encoding: str) -> InputError:
     bad = exc.object[exc.start : exc.start + 1]
     return InputError.at(
         path,
@@ -179,7 +179,7 @@ def iter_lines(path: Path, encoding: str = "utf-8", max_line_bytes: int = 32 * 1
             try:
                 yield lineno, raw.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise _decode_error(path, exc, lineno, encoding) from None
+                raise decode_error(path, exc, lineno, encoding) from None
             except LookupError:
                 raise InputError(f"--encoding {encoding!r} is not an encoding Python knows (try utf-8, latin1, cp1252)") from None
 
@@ -203,6 +203,8 @@ class TableSource:
     headerless: bool = False
     first_rows: list[Record] = field(default_factory=list)
     _rest: Iterator[Record] | None = None
+    #: how the file was read when that is not what its name says (e.g. a .json holding JSON Lines)
+    note: str | None = None
 
     def __iter__(self) -> Iterator[Record]:
         yield from self.first_rows
@@ -216,16 +218,16 @@ def _known_header(cells: list[str], known: set[str]) -> bool:
 
 
 def open_table(path: Path, kind: FileKind, *, encoding: str, max_line_bytes: int, known_columns: set[str]) -> TableSource | Any:
-    """Open a tabular file. JSON documents that are not a list of rows are returned as parsed data."""
+    """Open a tabular file. JSON documents that are not a list of rows are returned as parsed data;
+    a `.json` file that holds JSON Lines is read as such (`TableSource.note` says so)."""
     if kind in (FileKind.csv, FileKind.tsv):
         return _open_delimited(path, kind, encoding=encoding, max_line_bytes=max_line_bytes, known=known_columns)
-    if kind is FileKind.jsonl:
-        return _open_jsonl(path, encoding=encoding, max_line_bytes=max_line_bytes)
-    if kind is FileKind.json:
-        data = load_json_document(path, encoding=encoding)
-        if isinstance(data, list):
-            return _json_list_source(path, data)
-        return data
+    if kind in (FileKind.jsonl, FileKind.json):
+        from wrapper.prepare import jsonfiles  # JSON builds on this module's Record/TableSource
+
+        if kind is FileKind.jsonl:
+            return jsonfiles.open_jsonl(path, encoding=encoding, max_line_bytes=max_line_bytes)
+        return jsonfiles.open_json(path, encoding=encoding, max_line_bytes=max_line_bytes)
     if kind is FileKind.parquet:
         return _open_parquet(path)
     raise InputError.at(path, f"cannot read a {kind.value} as a table")  # pragma: no cover
@@ -295,76 +297,6 @@ def _open_delimited(path: Path, kind: FileKind, *, encoding: str, max_line_bytes
     return TableSource(path, kind, columns, headerless, first, rest())
 
 
-def _open_jsonl(path: Path, *, encoding: str, max_line_bytes: int) -> TableSource:
-    lines = iter_lines(path, encoding, max_line_bytes)
-
-    def records() -> Iterator[Record]:
-        index = 0
-        for lineno, text in lines:
-            text = text.strip()
-            if not text:
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                truncated = exc.pos >= len(text) - 1
-                raise InputError.at(
-                    path,
-                    ("the JSON on this line is truncated" if truncated else "invalid JSON")
-                    + f": {exc.msg} (character {exc.colno})",
-                    line=lineno,
-                    hint="each line of a .jsonl file must be one complete JSON object; fix or delete that line",
-                ) from None
-            if not isinstance(obj, dict):
-                raise InputError.at(
-                    path,
-                    f"expected a JSON object per line, got a JSON {type(obj).__name__}",
-                    line=lineno,
-                    hint='write one object per line, e.g. {"query": "...", "pos": ["..."], "neg": ["..."]}',
-                )
-            index += 1
-            yield Record(lineno, index, obj)
-
-    it = records()
-    first = next(it, None)
-    if first is None:
-        raise InputError.at(path, "the file is empty (no data rows)", hint="check that you passed the right file")
-    return TableSource(path, FileKind.jsonl, list(first.fields), False, [first], it)
-
-
-def load_json_document(path: Path, *, encoding: str) -> Any:
-    with open_binary(path) as fh:
-        raw = fh.read()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise _decode_error(path, exc, line, encoding) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = "fix the JSON (a validator such as `python -m json.tool FILE` shows the spot)"
-        if text.lstrip().startswith("{") and "\n{" in text:
-            hint = "this looks like JSON Lines (one object per line): rename the file to .jsonl"
-        raise InputError.at(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno, hint=hint) from None
-
-
-def _json_list_source(path: Path, data: list) -> TableSource:
-    if not data:
-        raise InputError.at(path, "the JSON list is empty (no data rows)")
-    for i, obj in enumerate(data):
-        if not isinstance(obj, dict):
-            raise InputError.at(
-                path,
-                f"record {i + 1} is a JSON {type(obj).__name__}; expected a list of objects",
-                hint='write [{"query": "...", "passage": "...", "label": 1}, ...]',
-            )
-    records = (Record(None, i + 1, obj) for i, obj in enumerate(data))
-    return TableSource(path, FileKind.json, list(data[0]), False, [], records)
-
-
 def _open_parquet(path: Path) -> TableSource:
     import pyarrow.parquet as pq
 
@@ -401,6 +333,5 @@ __all__ = [
     "detect_kind",
     "iter_lines",
     "open_table",
-    "load_json_document",
     "is_missing",
 ]

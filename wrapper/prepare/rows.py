@@ -40,6 +40,19 @@ def _mixed_format_error(table: TableSource, rec: Record, fmt: Format, missing: l
     )
 
 
+def _label_error(table: TableSource, rec: Record, column: str, threshold: float) -> InputError:
+    """A label that is not a number while --label-threshold compares numeric grades."""
+    where = "" if rec.line is not None else f"record {rec.index}: "
+    return InputError.at(
+        table.path,
+        f"{where}label {rec.fields.get(column)!r} is not a number, and --label-threshold {threshold:g} "
+        "compares numeric grades",
+        line=rec.line, column=column,
+        hint="make every label a number (0, 1, 2 or \"0\", \"1\", \"2\"), fix or delete that row, "
+             "or drop --label-threshold to skip unreadable labels and count them",
+    )
+
+
 def _read_rows(table: TableSource, fmt: Format, options: PrepareOptions, collector: R.Collector,
                info: SourceInfo) -> None:
     mapping = resolve_columns(table, fmt, options)
@@ -86,6 +99,8 @@ def _read_rows(table: TableSource, fmt: Format, options: PrepareOptions, collect
                 continue
             label = parse_label(fields.get(mapping["label"]))
             reason = label_skip_reason(label)
+            if reason == R.INVALID_LABEL and options.label_threshold is not None:
+                raise _label_error(table, rec, mapping["label"], threshold)
             if reason:
                 collector.skip(row, reason)
                 continue
@@ -146,8 +161,10 @@ def read_table_source(path: Path, fmt: Format, options: PrepareOptions, collecto
         )
     if fmt is Format.auto:
         fmt = detect_format(opened, options)
-    info = SourceInfo(str(path), fmt.value, kind.value, hashed_files=[path])
+    info = SourceInfo(str(path), fmt.value, opened.kind.value, hashed_files=[path])
     if opened.headerless:
         info.details["headerless"] = True
+    if opened.note:
+        info.details["notes"] = [opened.note]
     _read_rows(opened, fmt, options, collector, info)
     return info

@@ -12,7 +12,8 @@ from wrapper.errors import InputError
 from wrapper.prepare import records as R
 from wrapper.prepare.columns import SourceInfo
 from wrapper.prepare.options import Format, PrepareOptions
-from wrapper.prepare.readers import FileKind, detect_kind, load_json_document
+from wrapper.prepare.jsonfiles import load_json_document
+from wrapper.prepare.readers import FileKind, detect_kind
 
 
 def is_squad(doc: Any) -> bool:
