@@ -41,6 +41,7 @@ FLAG_NAMES = {
     "val_ratio": "--val-ratio",
     "test_ratio": "--test-ratio",
     "seed": "--seed",
+    "group_by": "--group-by",
     "mine": "--mine/--no-mine",
     "miner": "--miner",
     "num_negatives": "--num-negatives",
@@ -83,6 +84,10 @@ class PrepareOptions(BaseModel):
     val_ratio: float = Field(0.1, gt=0.0, le=1.0)
     test_ratio: float = Field(0.0, ge=0.0, lt=1.0)
     seed: int = 42
+    #: split whole groups, not single queries: "passage" (queries sharing a labelled passage stay
+    #: together), "article" (SQuAD articles), or a column of a table (rows sharing its value);
+    #: None splits by query
+    group_by: str | None = Field(None, min_length=1)
 
     mine: bool = True
     #: any sentence-transformers model name or path; "bundled" = the packaged all-MiniLM-L6-v2

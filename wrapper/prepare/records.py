@@ -74,6 +74,8 @@ class Collector:
         self._row_reason: dict[int, str] = {}
         self.items_dropped: Counter[str] = Counter()
         self.finalised = False
+        #: query text -> the group keys its rows carried (--group-by article / COLUMN)
+        self.group_keys: dict[str, set[str]] = {}
 
     # -- rows ---------------------------------------------------------------
     @property
@@ -139,6 +141,10 @@ class Collector:
             query.neg[pid] = row
         self._row_items[row] += 1
         return True
+
+    def tag_group(self, query_text: str, key: str) -> None:
+        """Record that a row of `query_text` belongs to group `key` (--group-by article / COLUMN)."""
+        self.group_keys.setdefault(query_text, set()).add(key)
 
     # -- the end ------------------------------------------------------------
     def finalise(self) -> int:
