@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from wrapper import settings
@@ -63,7 +65,9 @@ def page_playground() -> None:
         passages = playground.passages_from_text(text)
         playground.check_inputs(query, passages)
         rankings = []
-        for label, model in [("base", base), *[(m, m) for m in finetunes]]:
+        short = {m: re.sub(r"^\d{8}-\d{6}-", "", m) for m in finetunes}
+        labels = {m: short[m] if list(short.values()).count(short[m]) == 1 else m for m in finetunes}
+        for label, model in [("base", base), *[(labels[m], m) for m in finetunes]]:
             scorer = _scorer(model, str(settings.runs_dir()))
             rankings.append(playground.Ranking(label, playground.score(scorer, query, passages)))
     except AutoRerankError as exc:

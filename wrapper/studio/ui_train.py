@@ -111,7 +111,7 @@ def run_panel(job: jobs.Job) -> None:
             if run.state == "running":
                 st.progress(min(1.0, (done or 0) / total) if total else 0.0,
                             text=f"step {done or 0} / {total or '?'}")
-            elif run.state == "succeeded" and current.running:
+            elif run.state == "succeeded" and current.running and not run.gate:
                 st.info("Training finished; the gate is comparing the fine-tune with its base model ...",
                         icon=":material/hourglass_top:")
             elif run.state in ("failed", "interrupted"):
