@@ -163,6 +163,9 @@ def test_train_choices_come_from_the_config_module(isolated_home):
     argv = training.train_argv("autotrain_configs/x.yml", "r1", general=False)
     assert argv[3:] == ["train", "autotrain_configs/x.yml", "--run-id", "r1", "--no-progress", "--no-general"]
     assert training.eval_argv("r1", "data/s")[3:] == ["eval", "r1", "--dataset", "data/s", "--split", "validation"]
+    assert training.eval_argv("r1", "data/s", "test", tasks=" T2Reranking, local,cmteb-rerank ", mteb_data=" ~/m ")[3:] == [
+        "eval", "r1", "--dataset", "data/s", "--split", "test", "--tasks", "local,T2Reranking,cmteb-rerank",
+        "--mteb-data", str(Path.home() / "m")]
     assert training.ui_argv()[3:] == ["ui", "--port", "8080", "--host", "127.0.0.1"]
 
 

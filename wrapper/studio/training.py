@@ -125,11 +125,19 @@ def ui_argv(port: int | None = None) -> list[str]:
     return python_cli("ui", "--port", str(port or procs.DEFAULT_UI_PORT), "--host", procs.LOCALHOST)
 
 
-def eval_argv(model: str, dataset_dir: str | os.PathLike, split: str = "validation") -> list[str]:
-    """`python -m wrapper eval MODEL --dataset D --split S` (results in $AUTORERANK_RESULTS)."""
+def eval_argv(model: str, dataset_dir: str | os.PathLike, split: str = "validation", *, tasks: str = "",
+              mteb_data: str = "") -> list[str]:
+    """`python -m wrapper eval MODEL --dataset D --split S [--tasks local,T...] [--mteb-data DIR]`
+    (results in $AUTORERANK_RESULTS). `tasks`: built-in MTEB / C-MTEB tasks or groups, comma-separated."""
     from wrapper.studio.jobs import python_cli
 
-    return python_cli("eval", model, "--dataset", os.fspath(dataset_dir), "--split", split)
+    args = ["eval", model, "--dataset", os.fspath(dataset_dir), "--split", split]
+    extra = [t.strip() for t in (tasks or "").split(",") if t.strip() and t.strip() != "local"]
+    if extra:
+        args += ["--tasks", ",".join(["local", *extra])]
+    if mteb_data and mteb_data.strip():
+        args += ["--mteb-data", str(Path(mteb_data.strip()).expanduser())]  # no shell expands `~` here
+    return python_cli(*args)
 
 
 # --------------------------------------------------------------------------- runs

@@ -45,13 +45,20 @@ def page_evaluate() -> None:
     dataset = prepared[names.index(picked)]
     splits = guarded(split_names, dataset.path) or []
     split = c3.selectbox("Held-out split", splits, key="eval_split")
+    with st.expander("Also built-in MTEB / C-MTEB tasks (optional)"):
+        tasks = st.text_input("Tasks", key="eval_tasks", placeholder="T2Reranking, MMarcoReranking or cmteb-rerank",
+                              help="comma-separated tasks or groups of `autorerank eval --list-tasks`; they need the "
+                                   "Hugging Face Hub or local copies of the dataset repos")
+        mteb_data = st.text_input("Local copies (folder)", key="eval_mteb_data",
+                                  help="--mteb-data: a folder with DIR/<repo name>/README.md ... for offline use")
     targets = [*chosen, *([other] if other else [])]
     running = [j for j in jobs.history("eval") if j.running]
     if st.button("Evaluate", key="run_eval", type="primary", icon=":material/play_arrow:",
                  disabled=not targets or not split or bool(running),
                  help="one `autorerank eval` job per model; results land in results/ and on the leaderboard"):
         try:
-            started = [jobs.start("eval", training.eval_argv(m, dataset.path, split),
+            started = [jobs.start("eval", training.eval_argv(m, dataset.path, split, tasks=tasks,
+                                                                      mteb_data=mteb_data),
                                   meta={"model": m, "dataset": str(dataset.path), "split": split}).id for m in targets]
             st.session_state["eval_jobs"] = started
             st.rerun()
