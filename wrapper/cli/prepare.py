@@ -26,6 +26,8 @@ Examples:
   autorerank prepare triples.train.tsv.gz --format triplets --num-negatives 2 --out data/msmarco
   autorerank prepare ../datasets/scifact --split train --out data/scifact
   autorerank prepare qa.json --miner BAAI/bge-small-en-v1.5 --range-min 3 --out data/qa
+  autorerank prepare cmrc2018_train.json --group-by passage --out data/cmrc
+  autorerank prepare dev.json --label-threshold 2 --out data/qbqtc
   autorerank prepare pairs.csv --teacher BAAI/bge-reranker-large --out data/distill
 """,
 )
@@ -44,6 +46,11 @@ Examples:
 @click.option("--val-ratio", type=float, default=0.1, show_default=True, help="Share of queries held out for validation (1.0: an evaluation-only dataset).")
 @click.option("--test-ratio", type=float, default=0.0, show_default=True, help="Share of queries held out for test.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split and random negatives.")
+@click.option("--group-by", "group_by", metavar="passage|article|COLUMN",
+              help="Split whole groups, not single queries: 'passage' keeps queries that share a labelled "
+                   "passage together (SQuAD: several questions per paragraph), 'article' keeps a SQuAD "
+                   "article together, COLUMN keeps a table's rows with the same value together. "
+                   "[default: split by query]")
 @click.option("--mine/--no-mine", default=True, show_default=True, help="Mine hard negatives.")
 @click.option("--miner", default="bundled", show_default=True,
               help="sentence-transformers model (name or path) used to mine; 'bundled' = all-MiniLM-L6-v2.")

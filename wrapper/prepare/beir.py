@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from wrapper.errors import InputError
 from wrapper.prepare import records as R
 from wrapper.prepare.columns import SourceInfo, label_skip_reason, parse_label
+from wrapper.prepare.groups import PASSAGE, refuse
 from wrapper.prepare.options import Format, PrepareOptions
 from wrapper.prepare.readers import FileKind, iter_lines
 
@@ -47,6 +48,7 @@ def read_beir(path: Path, fmt: Format, options: PrepareOptions, collector: R.Col
             hint="a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv; "
                  "for a single data file pass the file itself",
         )
+    refuse(path, options.group_by, "a BEIR folder", (PASSAGE,))
     splits = {p.name.split(".")[0]: p for p in qrels}
     split = options.split
     if split is None:

@@ -20,7 +20,8 @@ from wrapper.prepare.formats import SourceInfo, read_corpus_file, read_source
 from wrapper.prepare.mining import MiningStats, load_miner, mine
 from wrapper.prepare.options import PrepareOptions
 from wrapper.prepare.records import Collector, QueryEntry
-from wrapper.prepare.split import split_queries
+from wrapper.prepare.groups import query_groups
+from wrapper.prepare.split import split_groups, split_info, split_queries
 from wrapper.prepare.teacher import check_teacher, teacher_scores
 
 FILES = {
@@ -75,7 +76,12 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
         )
 
     by_id: dict[str, QueryEntry] = {e.query_id: e for e in collector.queries.values()}
-    splits = split_queries(list(by_id), val_ratio=options.val_ratio, test_ratio=options.test_ratio, seed=options.seed)
+    ratios = {"val_ratio": options.val_ratio, "test_ratio": options.test_ratio, "seed": options.seed}
+    groups = query_groups(collector, by_id, options.group_by) if options.group_by else None
+    if groups is None:
+        splits = split_queries(list(by_id), **ratios)
+    else:
+        splits = split_groups(groups, **ratios, group_by=options.group_by)
 
     loaded: list = []
 
@@ -178,6 +184,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
             "counts": {**counts, "queries": len(collector.queries), "queries_without_positive": dropped_queries,
                        "passages": len(passages)},
             "splits": {k: split_manifest[k] for k in ("train", "validation", "test")},
+            "split": split_info(groups, splits, options.group_by),
             "has_negatives": has_negatives,
             "eval_only": not train,
             "autotrain_columns": columns,

@@ -60,6 +60,12 @@ def summary_text(manifest: dict[str, Any], out: Path) -> str:
         for name, info in s.items() if info.get("queries") or name != "test"
     )
     lines.append(f"  splits: {split_text}")
+    grouped = manifest.get("split") or {}
+    if grouped.get("group_by"):
+        per = grouped["groups_per_split"]
+        lines.append(f"  split by group ({grouped['group_by']}): {grouped['groups']:,} groups, the largest of "
+                     f"{grouped['largest_group']:,} queries; train {per['train']:,} / validation "
+                     f"{per['validation']:,} / test {per['test']:,} groups, none in two splits")
     m = manifest.get("mining") or {}
     hints: list[str] = []
     if m.get("queries"):

@@ -19,11 +19,13 @@ from wrapper.prepare.columns import (
     SourceInfo,
     as_text_list,
     auto_threshold,
+    columns_message,
     detect_format,
     label_skip_reason,
     parse_label,
     resolve_columns,
 )
+from wrapper.prepare.groups import PASSAGE, column_of, refuse
 from wrapper.prepare.options import Format, PrepareOptions
 from wrapper.prepare.readers import FileKind, Record, TableSource, detect_kind, open_table
 from wrapper.prepare.squad import is_squad, read_squad_document
@@ -57,6 +59,15 @@ def _read_rows(table: TableSource, fmt: Format, options: PrepareOptions, collect
                info: SourceInfo) -> None:
     mapping = resolve_columns(table, fmt, options)
     info.columns = mapping
+    # a table's own column named like a keyword ("article") is that column
+    group_col = options.group_by if options.group_by in table.columns else column_of(options.group_by)
+    if group_col is None:
+        refuse(table.path, options.group_by, "a table", (PASSAGE,), columns=True)
+    if group_col is not None and group_col not in table.columns:
+        raise InputError.at(table.path, f"--group-by {group_col!r}: no such column; {columns_message(table.columns)}",
+                            line=1 if table.kind in (FileKind.csv, FileKind.tsv) else None,
+                            hint="name a column of the file (rows sharing its value stay in one split), "
+                                 "or use --group-by passage")
     check_keys = table.kind in (FileKind.jsonl, FileKind.json)
     needed = [mapping[r] for r in ROLES[fmt] if r in mapping]
     threshold = options.label_threshold
@@ -92,6 +103,10 @@ def _read_rows(table: TableSource, fmt: Format, options: PrepareOptions, collect
         if not query_text:
             collector.skip(row, R.EMPTY_TEXT)
             continue
+        if group_col is not None:
+            key = R.clean_text(fields.get(group_col))
+            if key:
+                collector.tag_group(query_text, key)
         if fmt is Format.pairs:
             passage = R.clean_text(fields.get(mapping["passage"]))
             if not passage:

@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from wrapper.errors import InputError
 from wrapper.prepare import records as R
 from wrapper.prepare.columns import SourceInfo
+from wrapper.prepare.groups import ARTICLE, PASSAGE, refuse
 from wrapper.prepare.options import Format, PrepareOptions
 from wrapper.prepare.jsonfiles import load_json_document
 from wrapper.prepare.readers import FileKind, detect_kind
@@ -34,12 +35,16 @@ def read_squad(path: Path, fmt: Format, options: PrepareOptions, collector: R.Co
 
 
 def read_squad_document(path: Path, doc: dict, options: PrepareOptions, collector: R.Collector) -> SourceInfo:
+    refuse(path, options.group_by, "SQuAD-style JSON", (PASSAGE, ARTICLE))
+    by_article = options.group_by == ARTICLE
     info = SourceInfo(str(path), Format.squad.value, FileKind.json.value, hashed_files=[path])
     paragraphs = 0
     for a_index, article in enumerate(tqdm(doc["data"], desc=f"reading {path.name}", unit=" articles",
                                            disable=not options.progress, mininterval=1.0)):
         if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
             raise InputError.at(path, f"data[{a_index}] has no 'paragraphs' list", hint="is this SQuAD-style JSON?")
+        title = R.clean_text(article.get("title"))
+        article_key = f"title:{title}" if title else f"{path}#{a_index}"
         for paragraph in article["paragraphs"]:
             if not isinstance(paragraph, dict):
                 raise InputError.at(path, f"data[{a_index}].paragraphs holds a {type(paragraph).__name__}, expected objects")
@@ -60,5 +65,7 @@ def read_squad_document(path: Path, doc: dict, options: PrepareOptions, collecto
                     continue
                 qid = R.clean_text(qa.get("id")) or None
                 collector.add(row, collector.query(question, qid), context, positive=True)
+                if by_article:
+                    collector.tag_group(question, article_key)
     info.details["paragraphs"] = paragraphs
     return info
