@@ -250,3 +250,16 @@ def test_group_by_that_cannot_apply_is_a_clear_error(tmp_path, source, group_by,
     for fragment in fragments:
         assert fragment in str(exc.value), str(exc.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_group_split_fills_shares_and_leaves_a_big_group_in_train():
+    from wrapper.prepare.split import split_groups
+
+    singletons = {f"q{i:03d}": f"q{i:03d}" for i in range(100)}
+    out = split_groups(singletons, val_ratio=0.2, test_ratio=0.1, seed=3, group_by="x")
+    assert [len(out[k]) for k in ("train", "validation", "test")] == [70, 20, 10]
+    # one group of 60 queries and 40 of one: the big one can only be train; shares stay close
+    groups = {f"big{i:02d}": "big00" for i in range(60)} | {f"s{i:02d}": f"s{i:02d}" for i in range(40)}
+    out = split_groups(groups, val_ratio=0.2, test_ratio=0.1, seed=3, group_by="x")
+    assert set(out["train"]) >= {q for q in groups if q.startswith("big")}
+    assert (len(out["validation"]), len(out["test"])) == (20, 10)

@@ -51,8 +51,8 @@ def split_groups(groups: dict[str, str], *, val_ratio: float, test_ratio: float,
     """Like `split_queries`, but whole groups (query id -> group id) go to one split.
 
     Groups are sorted by id, shuffled with `seed`, then test and validation each take
-    the groups that still fit their share of *queries* (at least one group when the
-    share is not 0); the rest is train. Shares are therefore approximate.
+    the groups that bring them closer to their share of *queries* (at least one group
+    when the share is not 0); the rest is train. Shares are therefore approximate.
     """
     members: dict[str, list[str]] = {}
     for qid, gid in groups.items():
@@ -68,11 +68,13 @@ def split_groups(groups: dict[str, str], *, val_ratio: float, test_ratio: float,
         target = _size(n, ratio)
         chosen, size = [], 0
         for gid in order:
-            if gid not in taken and size + len(members[gid]) <= target:
+            # take a group when it brings the split closer to its share (it may overshoot by less
+            # than it was short)
+            if gid not in taken and size + len(members[gid]) - target < target - size:
                 chosen.append(gid)
                 taken.add(gid)
                 size += len(members[gid])
-                if size == target:
+                if size >= target:
                     break
         if target and not chosen:  # every group is bigger than the share: take the smallest one
             free = [g for g in order if g not in taken]
