@@ -209,6 +209,30 @@ def test_launcher_imports_only_stdlib_and_autotrain():
         assert all((site / name).is_dir() for name in third_party)
 
 
+def test_offline_styles_are_added_once_even_to_an_app_that_has_served():
+    """The core of apply_offline_patches' idempotence, on a plain FastAPI app (no AutoTrain): a second
+    call neither registers the routes again nor adds middleware (Starlette refuses that once started)."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse
+    from fastapi.testclient import TestClient
+
+    from wrapper.train import autotrain_ui_offline as offline
+
+    app = FastAPI()
+
+    @app.get("/", response_class=HTMLResponse)
+    def index():
+        return "<html><head></head><body>page</body></html>"
+
+    offline.add_offline_styles(app)
+    assert TestClient(app).get("/").text.count(offline.OFFLINE_CSS_TAG) == 1
+    offline.add_offline_styles(app)  # again, on an app that has started
+    page = TestClient(app).get("/").text
+    assert page.count(offline.OFFLINE_CSS_TAG) == 1 and page.count(offline.OFFLINE_JS_TAG) == 1
+    assert [getattr(r, "path", None) for r in app.routes].count(offline.OFFLINE_CSS_PATH) == 1
+    assert len(app.user_middleware) == 1
+
+
 # ---------------------------------------------------------------- slow: real AutoTrain
 
 
