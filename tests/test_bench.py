@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from bench import bench_leaderboard, bench_prepare
+from bench import bench_eval, bench_leaderboard, bench_prepare
 from bench.__main__ import main, render
 
 
@@ -42,6 +42,66 @@ def test_eval_goal_is_judged_on_the_figure_in_the_row():
     lines = render(_summary("eval", result))
     assert _row(lines, "cross-encoder scoring")[4:] == ["0.9x", ">= 0.95", "**no**"]
     assert _row(lines, "re-evaluating")[6] == "yes"  # 0.4 s <= 1 s
+
+
+@pytest.mark.parametrize("auto_pps, map_auto, met", [(260.0, 0.7015, "yes"), (200.0, 0.7015, "**no**"),
+                                                     (300.0, 0.6950, "**no**")])
+def test_eval_precision_row_needs_the_speed_and_the_map(auto_pps, map_auto, met):
+    """issue #12: eval --precision auto >= 2.5x a warm fp32 predict AND MAP within 0.002 of fp32."""
+    result = {"pairs": 400, "direct_predict_pairs_per_s": 100.0, "eval_auto_precision": "bf16",
+              "eval_auto_pairs_per_s": auto_pps, "ratio_eval_auto_vs_direct_fp32_predict": auto_pps / 100.0,
+              "map_fp32": 0.7, "map_auto": map_auto, "map_diff_auto_minus_fp32": round(map_auto - 0.7, 5)}
+    cells = _row(render(_summary("eval", result)), "--precision auto")
+    assert cells[4] == f"{auto_pps / 100.0:.4g}x" and cells[5] == ">= 2.5, MAP within 0.002" and cells[6] == met
+    assert len(bench_eval.headline(result)) == 1  # parts not run make no rows
+
+
+@pytest.mark.parametrize("ours_s, met", [(39.0, "yes"), (45.0, "**no**")])
+def test_prepare_mining_row_judges_the_0_4_goal_and_shows_the_fp32_overlap(ours_s, met):
+    m = {"data": "scifact (moderate)", "repeats": 2, "precision": "bf16", "ours_s": ours_s,
+         "baseline_st_mine_hard_negatives_s": 100.0, "time_ratio_ours_over_baseline": ours_s / 100.0,
+         "goal_time_ratio": 0.4, "ours_peak_rss_mb": 1.0, "baseline_peak_rss_mb": 1.0, "rss_ratio_ours_over_baseline": 1.0,
+         "agreement_with_fp32": {"train_negatives": {"mean_overlap": 0.97}, "validation_candidates": {"mean_overlap": 0.99}}}
+    cells = _row(render(_summary("prepare", {"mining": m})), "mining wall time")
+    assert "ours in bf16" in cells[1] and "train negatives 0.97" in cells[1]
+    assert cells[5] == "<= 0.4" and cells[6] == met
+
+
+@pytest.mark.slow
+def test_mined_overlap_compares_what_mining_chose(tmp_path):
+    """Two real prepare runs (fp32, bf16 miner) of the same tiny data; then one changed negative."""
+    import csv
+
+    from wrapper.prepare import PrepareOptions, prepare
+
+    src = tmp_path / "pos.csv"
+    topics = [("how do I reset my password", "Use the reset link on the sign-in page."),
+              ("capital of France", "Paris is the capital of France."),
+              ("height of Everest", "Everest is 8,849 metres high."),
+              ("who wrote Hamlet", "Shakespeare wrote Hamlet."),
+              ("train to Berlin", "The Berlin train leaves at 9:15."),
+              ("cook rice", "Simmer rice for 18 minutes.")]
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([("query", "positive"), *topics])
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(["Lyon is in France.", "K2 is a mountain.", "Macbeth is a play.", "Pasta needs salt.",
+                                 "Cats sleep a lot.", "Munich trains leave hourly.", "Passwords need 12 characters."]),
+                      encoding="utf-8")
+    out = {}
+    for prec in ("fp32", "bf16"):
+        out[prec] = tmp_path / prec
+        prepare([src], out[prec], PrepareOptions(num_negatives=2, val_ratio=0.34, corpus=(str(corpus),),
+                                                 progress=False, precision=prec))
+    same = bench_prepare.mined_overlap(out["bf16"], out["fp32"])
+    assert same["train_negatives"]["mean_overlap"] == same["validation_candidates"]["mean_overlap"] == 1.0
+    assert same["train_negatives"]["queries"] == 4 and same["validation_candidates"]["queries"] == 2
+    train = out["bf16"] / "flagembedding" / "train.jsonl"
+    rows = [json.loads(line) for line in train.read_text().splitlines()]
+    rows[0]["neg"][0] = "something else entirely"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    changed = bench_prepare.mined_overlap(out["bf16"], out["fp32"])
+    assert changed["train_negatives"]["mean_overlap"] == pytest.approx((3 + 0.5) / 4)
+    assert changed["train_negatives"]["identical_queries"] == 3
 
 
 def test_prepare_mining_row_is_the_best_of_alternating_runs():

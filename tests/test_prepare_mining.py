@@ -211,7 +211,7 @@ def test_prepare_with_mining_end_to_end(tmp_path):
 @pytest.mark.slow
 def test_token_sorted_encoding_returns_input_order(model):
     """Batches of similar token length (one `encode` call each) give each text its own embedding."""
-    from wrapper.prepare.mining import encode_sorted, token_lengths
+    from wrapper.scoring import encode_sorted, token_lengths
 
     texts = list(TOPICS.values()) + DISTRACTORS
     lengths = token_lengths(model, texts)

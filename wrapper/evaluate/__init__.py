@@ -135,12 +135,12 @@ def _precision(model) -> str:
 
 
 def _length_sorted_cross_encoder_wrapper():
-    """mteb's CrossEncoderWrapper, scoring all pairs of a split in one `CrossEncoder.predict` call.
+    """mteb's CrossEncoderWrapper, scoring all pairs of a split together (`wrapper.scoring.predict_pairs`).
 
     mteb calls `predict` once per 32-pair batch in candidate order, so each batch
-    pads to its longest passage; one call lets sentence-transformers sort all
-    pairs by length first (as a direct `predict` does): same scores, less padding
-    (see bench/bench_eval.py). Non-text inputs keep mteb's own path.
+    pads to its longest passage; scoring the whole split at once lets batches hold
+    pairs of similar token length, each distinct pair once: same scores, less
+    padding (see bench/bench_eval.py). Non-text inputs keep mteb's own path.
     """
     import numpy as np
     from mteb.models.sentence_transformer_wrapper import CrossEncoderWrapper
@@ -158,10 +158,10 @@ def _length_sorted_cross_encoder_wrapper():
                                        hf_subset=hf_subset, prompt_type=prompt_type, **kwargs)
             if not queries:
                 return np.array([])
+            from wrapper.scoring import predict_pairs
+
             show = kwargs.pop("show_progress_bar", True)
-            scores = self.model.predict(list(zip(queries, documents, strict=True)), show_progress_bar=show,
-                                        **kwargs)
-            return np.asarray(scores)
+            return predict_pairs(self.model, list(zip(queries, documents, strict=True)), show_progress=show, **kwargs)
 
     return LengthSortedCrossEncoderWrapper
 

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from wrapper.errors import InputError
 from wrapper.prepare.options import PrepareOptions
 from wrapper.prepare.records import Collector, QueryEntry
+from wrapper.scoring import encode_sorted
 
 QUERY_BLOCK = 1024  # queries scored at once against a corpus chunk
 
@@ -211,44 +212,6 @@ def mine(
             stats.no_negative_queries += 1
     stats.seconds = time.perf_counter() - started
     return stats
-
-
-def token_lengths(model, texts: list[str]) -> list[int] | None:
-    """Each text's length in the model's tokens (truncated as the model truncates); None when the
-    model has no text tokenizer to ask."""
-    tokenizer = getattr(model, "tokenizer", None)
-    if tokenizer is None or not callable(tokenizer):
-        return None
-    limit = getattr(model, "max_seq_length", None)
-    try:
-        encoded = tokenizer(texts, truncation=limit is not None, max_length=limit, add_special_tokens=True)
-        return [len(ids) for ids in encoded["input_ids"]]
-    except Exception:  # noqa: BLE001 - a sorting hint only: fall back to sentence-transformers' own order
-        return None
-
-
-def encode_sorted(encode: Callable, model, texts: list[str], batch_size: int, show: bool):
-    """`encode(texts)` (normalized fp32 tensor, input order) in batches of similar *token* length.
-
-    sentence-transformers sorts by characters, a rough proxy: on SciFact abstracts token-sorted
-    batches carry ~20% fewer padding tokens. Each batch is one `encode` call, so the order holds.
-    """
-    import torch
-
-    kwargs = {"normalize_embeddings": True, "convert_to_tensor": True, "show_progress_bar": False}
-    lengths = token_lengths(model, texts) if len(texts) > batch_size else None
-    if lengths is None:
-        return encode(texts, batch_size=batch_size, **{**kwargs, "show_progress_bar": show}).float()
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-    parts = []
-    starts = range(0, len(order), batch_size)
-    for start in tqdm(starts, desc="encoding", unit=" batch", disable=not show):
-        batch = [texts[i] for i in order[start:start + batch_size]]
-        parts.append(encode(batch, batch_size=len(batch), **kwargs).float())
-    sorted_emb = torch.cat(parts)
-    out = torch.empty_like(sorted_emb)
-    out[torch.tensor(order, dtype=torch.long, device=sorted_emb.device)] = sorted_emb
-    return out
 
 
 def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: PrepareOptions, model):
