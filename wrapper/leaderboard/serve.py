@@ -58,11 +58,12 @@ def serve(
     procs.check_port(HOST, port)
     if announce:
         announce(f"leaderboard: http://{HOST}:{port}  (results: {results_dir}, runs: {runs_dir}; Ctrl-C stops it)")
-    return _supervise(streamlit_argv(port), leaderboard_env(results_dir, runs_dir))
+    return supervise(streamlit_argv(port), leaderboard_env(results_dir, runs_dir))
 
 
-def _supervise(argv: list[str], env: dict[str, str]) -> int:
-    """Run the server child; Ctrl-C or SIGTERM to us stops the child too (no orphaned server)."""
+def supervise(argv: list[str], env: dict[str, str], what: str = "leaderboard") -> int:
+    """Run the streamlit server child; Ctrl-C or SIGTERM to us stops it and everything it started
+    (no orphaned server or jobs). Shared by the leaderboard and the studio; `what` names it in messages."""
     proc = procs.start(argv, env=env)
     try:
         with procs.interrupt_on((signal.SIGTERM,)):
@@ -71,7 +72,7 @@ def _supervise(argv: list[str], env: dict[str, str]) -> int:
         with procs.signals_ignored():
             procs.stop_tree(proc)
         name = "SIGTERM" if procs.signal_of(exc) == signal.SIGTERM else "Ctrl-C"
-        raise Interrupted(f"leaderboard stopped ({name})") from None
+        raise Interrupted(f"{what} stopped ({name})") from None
     finally:
         if proc.poll() is None:
             procs.stop_tree(proc)

@@ -6,13 +6,12 @@ reachable from the network, so `--host` accepts loopback addresses only.
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 from typing import Callable
 
 from wrapper import procs
-from wrapper.errors import InputError, Interrupted, RunFailed
+from wrapper.errors import InputError, RunFailed
 from wrapper.studio import ENTRY_SCRIPT
 
 DEFAULT_PORT = procs.DEFAULT_LEADERBOARD_PORT  # Streamlit's own default, 8501
@@ -45,7 +44,7 @@ def streamlit_argv(host: str, port: int, entry: Path = ENTRY_SCRIPT) -> list[str
 def serve(port: int = DEFAULT_PORT, host: str = procs.LOCALHOST, announce: Callable[[str], None] | None = None) -> int:
     """Run the studio until the user stops it (Ctrl-C / SIGTERM stop its jobs too). Returns streamlit's exit code."""
     from wrapper import settings
-    from wrapper.leaderboard.serve import leaderboard_env
+    from wrapper.leaderboard.serve import leaderboard_env, supervise
 
     argv = streamlit_argv(host, port)
     if not ENTRY_SCRIPT.exists():
@@ -55,23 +54,5 @@ def serve(port: int = DEFAULT_PORT, host: str = procs.LOCALHOST, announce: Calla
     if announce:
         announce(f"studio: http://{'[::1]' if host == '::1' else procs.LOCALHOST if host == 'localhost' else host}:{port}  "
                  f"(project: {Path.cwd()}, results: {results}, runs: {runs}; Ctrl-C stops it and its jobs)")
-    return _supervise(argv, leaderboard_env(results, runs))
+    return supervise(argv, leaderboard_env(results, runs), "studio")
 
-
-def _supervise(argv: list[str], env: dict[str, str]) -> int:
-    """Run the server child; Ctrl-C or SIGTERM to us stops it and everything it started (its jobs)."""
-    proc = procs.start(argv, env=env)
-    try:
-        with procs.interrupt_on((signal.SIGTERM,)):
-            code = proc.wait()
-    except KeyboardInterrupt as exc:
-        with procs.signals_ignored():
-            procs.stop_tree(proc)
-        name = "SIGTERM" if procs.signal_of(exc) == signal.SIGTERM else "Ctrl-C"
-        raise Interrupted(f"studio stopped ({name})") from None
-    finally:
-        if proc.poll() is None:
-            procs.stop_tree(proc)
-    if code not in (0, -signal.SIGINT, -signal.SIGTERM, 130):
-        raise RunFailed(f"streamlit exited with code {code}; see the messages above")
-    return code
