@@ -288,3 +288,15 @@ def write_fake_mteb_repo(root: Path, *, with_top_ranked: bool = True) -> Path:
         (repo / folder / "dev.jsonl").write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return repo.parent
+
+
+def run_app(entry: Path, page: str | None = None, timeout: int = 60):
+    """A Streamlit AppTest of `entry` (switched to `page` when given), run once; fails on any exception
+    the script raised. Shared by the leaderboard and studio app tests."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(entry), default_timeout=timeout).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_app
 from tests.leaderboard_fixtures import (
     BUNDLED,
     BUNDLED_REV,
@@ -30,13 +31,7 @@ TIMEOUT = 60
 
 
 def app(page: str | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app(ENTRY, page, TIMEOUT)
 
 
 def table(at):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_app
+
 from wrapper.studio import jobs
 
 ENTRY = Path(__file__).resolve().parents[1] / "dashboards" / "studio.py"
@@ -30,13 +32,7 @@ PAGES = {
 
 
 def app(page: str | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
-    if page:
-        at.switch_page(page).run()
-    ok(at)
-    return at
+    return run_app(ENTRY, page, TIMEOUT)
 
 
 def ok(at) -> None:
