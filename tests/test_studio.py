@@ -85,6 +85,21 @@ def test_bad_files_raise_prepares_own_message(isolated_home, content, message):
         data.inspect_source(path)
 
 
+def test_prepare_argv_passes_group_by_and_each_corpus_file():
+    argv = data.prepare_argv([SAMPLE], "data/x", options={"group_by": "passage", "corpus": ["a.jsonl", "b.csv"]})
+    assert argv[4:] == [str(SAMPLE), "--out", "data/x", "--group-by", "passage",
+                        "--corpus", "a.jsonl", "--corpus", "b.csv"]
+    plain = data.prepare_argv([SAMPLE], "data/x", options={"group_by": "none", "corpus": []})
+    assert "--group-by" not in plain and "--corpus" not in plain
+
+
+def test_inspect_notes_a_json_file_holding_json_lines(tmp_path):
+    src = tmp_path / "dev.json"
+    src.write_text('{"query": "q1", "passage": "p1", "label": 1}\n{"query": "q2", "passage": "p2", "label": 0}\n')
+    view = data.inspect_source(src)
+    assert view.format == "pairs" and any("JSON Lines" in n for n in view.notes), view.notes
+
+
 def test_prepare_argv_flags_only_what_changed():
     argv = data.prepare_argv([SAMPLE], "data/x", columns={"query": "q"},
                              options={"mine": False, "val_ratio": 0.2, "seed": 42, "label_threshold": None})

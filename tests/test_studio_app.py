@@ -91,6 +91,23 @@ def test_data_page_detects_and_previews_a_typed_path(isolated_home):
     assert at.button(key="run_prepare")
 
 
+def test_group_by_and_corpus_reach_the_prepare_command_line(isolated_home):
+    at = app()
+    at.text_input(key="source_path").set_value(str(SAMPLE)).run()
+    at.button(key="use_path").click().run()
+    assert at.selectbox(key="opt_group_by").options[:4] == ["none", "passage", "article", "query"]
+    at.selectbox(key="opt_group_by").set_value("query").run()
+    at.text_input(key="opt_corpus").set_value(f"{SAMPLE}").run()
+    at.toggle(key="opt_mine").set_value(False).run()
+    at.button(key="run_prepare").click().run()
+    ok(at)
+    job = jobs.latest("prepare")
+    assert job is not None
+    argv = job.argv
+    assert argv[argv.index("--group-by") + 1] == "query" and argv[argv.index("--corpus") + 1] == str(SAMPLE)
+    assert finished(job).exit_code == 0, Path(job.log).read_text()[-800:]
+
+
 @pytest.mark.parametrize("content, message", [
     ("a,b\n1,2\n", "cannot tell the format from the columns; columns found: 'a', 'b'"),
     ('{"query": "q", "pos": ["p"]\n', "line 1: the JSON on this line is truncated"),

@@ -148,7 +148,7 @@ def inspect_source(path: str | os.PathLike, *, fmt: str = "auto", encoding: str 
                             hint="leave the format at auto")
     mapping = resolve_columns(opened, chosen, options)
     rows = _first_rows(opened)
-    notes = []
+    notes = [opened.note] if getattr(opened, "note", None) else []  # e.g. "read dev.json as JSON Lines"
     if opened.headerless:
         notes.append("no header line: columns are named column1, column2, ... by position")
     return Inspection(path, kind.value, chosen.value, list(opened.columns), mapping, rows, notes)
@@ -228,10 +228,14 @@ def prepare_argv(sources: list[str | os.PathLike], out: str | os.PathLike, *, fm
         spec = known.get(name)
         if spec is None:
             raise ValueError(f"unknown prepare option {name!r}")
-        if value is None or value == spec["default"]:
+        if value is None or value == spec["default"] or (name == "group_by" and value == "none") \
+                or (isinstance(value, (list, tuple)) and not value):
             continue
         if name == "mine":
             args.append("--mine" if value else "--no-mine")
+        elif isinstance(value, (list, tuple)):  # repeatable options (--corpus A --corpus B)
+            for item in value:
+                args += [spec["flag"], os.fspath(item)]
         else:
             args += [spec["flag"], str(value)]
     if overwrite:

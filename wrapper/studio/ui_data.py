@@ -87,7 +87,7 @@ def _inspect(source: Path) -> data.Inspection | None:
     return view
 
 
-def _options(source: Path) -> tuple[str, dict, bool]:
+def _options(source: Path, columns: list[str] | None = None) -> tuple[str, dict, bool]:
     st.subheader("Prepare options")
     specs = data.option_help()
     name = st.text_input("Dataset name", value=data.dataset_name(source), key=f"name::{source}",
@@ -110,6 +110,12 @@ def _options(source: Path) -> tuple[str, dict, bool]:
                                      help=specs["seed"]["help"])
     values["miner"] = st.text_input("Miner", value=str(specs["miner"]["default"]), key="opt_miner",
                                     help=specs["miner"]["help"])
+    c1, c2 = st.columns(2)
+    values["group_by"] = c1.selectbox("Group split by", ["none", "passage", "article", *(columns or [])],
+                                      key="opt_group_by", help=specs["group_by"]["help"])
+    corpus = c2.text_input("Extra passages (--corpus)", value="", key="opt_corpus", placeholder="path, path, ...",
+                           help=specs["corpus"]["help"] + " Comma-separated paths.")
+    values["corpus"] = [p.strip() for p in corpus.split(",") if p.strip()]
     exists = (data.DATA_DIR / name).exists()
     overwrite = st.checkbox(f"Replace data/{name}/", value=False, key="opt_overwrite", disabled=not exists,
                             help="a prepared dataset of that name exists") if exists else False
@@ -174,7 +180,7 @@ def page_data() -> None:
         st.caption(f"Source: `{source}`")
         view = _inspect(source)
         if view is not None:
-            name, values, overwrite = _options(source)
+            name, values, overwrite = _options(source, view.columns)
             chosen = st.session_state.get("_chosen", {})
             running = job is not None and job.running
             if st.button("Prepare", key="run_prepare", type="primary", icon=":material/play_arrow:", disabled=running,
