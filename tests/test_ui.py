@@ -456,11 +456,11 @@ def test_offline_ui_in_a_browser_trains_locally_and_never_pushes(tmp_path, bundl
         assert emb.shape == (1, 384)
         print(f"\nUI answered after {startup_s:.1f} s; model after {time.monotonic() - t0:.1f} s")
     finally:
-        procs = server.processes()
+        children = server.processes()
         code = server.stop()
     assert code == 0  # uvicorn shut down on SIGTERM
     assert port_refuses(port)
-    assert not alive(procs)
+    assert not alive(children)
 
 
 @pytest.mark.slow
