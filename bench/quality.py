@@ -20,7 +20,7 @@ prints "measured now" or "reused (measured <when>)", and quality.md lists them.
 Change a training parameter below and that run, its gate and its evaluations are
 measured again; `--fresh` measures everything again.
 
-    .venv/bin/python -m bench.quality            # full: ~1 hour on 2 CPU cores
+    .venv/bin/python -m bench.quality            # full: ~2 hours on 2 CPU cores (8 fine-tunes, 2 merges)
     .venv/bin/python -m bench.quality --quick    # a small scifact subset, a few minutes
 
 Adding a model to every dataset: append to `TRAINERS` (label -> config kwargs from
