@@ -78,10 +78,7 @@ def merge_row(ledger: Ledger, name: str, run: Row, general: dict[str, str], work
 
     merged_id = f"{run.result['run_id']}-merged"
 
-    def measure() -> dict:
-        import shutil
-
-        shutil.rmtree(work / "runs" / merged_id, ignore_errors=True)
+    def measure() -> dict:  # the ledger clears the old merged run folder (its `outputs`) first
         kwargs = {} if queries is None else {"auto_queries": queries}
         result = merge_run(run.result["run_id"], auto=True, name=merged_id, runs=work / "runs",
                            general=list(general), auto_tolerance=tolerance, **kwargs)

@@ -46,27 +46,13 @@ def server(tmp_path_factory):
                             extra={"AUTORERANK_RESULTS": str(sc.results), "AUTORERANK_RUNS": str(sc.runs)}),
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail(f"leaderboard did not start:\n{(home / 'server.log').read_text()}")
-        time.sleep(0.5)
+    wait_healthy(url, proc, log, home / "server.log", "leaderboard")
     try:
         yield url
         # SIGTERM to the CLI alone must stop the streamlit child too (no orphaned server on the port)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) != 0
-        deadline = time.monotonic() + 10
-        while port_open(port) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not port_open(port), "the streamlit server outlived `autorerank leaderboard`"
+        assert port_released(port), "the streamlit server outlived `autorerank leaderboard`"
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # safety net: only the group this test started
@@ -74,6 +60,30 @@ def server(tmp_path_factory):
             pass
         proc.wait()
         log.close()
+
+
+def wait_healthy(url: str, proc, log, log_path: Path, what: str, timeout: float = 90) -> None:
+    """Wait until Streamlit at `url` answers its health check; fail with the server's log if it dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            pytest.fail(f"{what} did not start:\n{log_path.read_text()}")
+        time.sleep(0.5)
+
+
+def port_released(port: int, timeout: float = 10) -> bool:
+    """True once nothing listens on `port` any more (waits up to `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not port_open(port)
 
 
 def port_open(port: int) -> bool:

@@ -15,13 +15,12 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import autorerank_bin
-from tests.test_leaderboard_browser import CHROMIUM, CHROMIUM_ARGS, outward_ip, port_open
+from tests.test_leaderboard_browser import CHROMIUM, CHROMIUM_ARGS, outward_ip, port_released, wait_healthy
 from wrapper.procs import free_port
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -40,26 +39,12 @@ def studio(isolated_home):
     proc = subprocess.Popen([autorerank_bin(), "studio", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail(f"studio did not start:\n{(isolated_home / 'studio.log').read_text()}")
-        time.sleep(0.5)
+    wait_healthy(url, proc, log, isolated_home / "studio.log", "studio")
     try:
         yield url, proc
         proc.send_signal(signal.SIGTERM)  # the CLI alone: it must stop streamlit and the jobs too
         assert proc.wait(timeout=30) != 0
-        deadline = time.monotonic() + 10
-        while port_open(port) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not port_open(port), "the streamlit server outlived `autorerank studio`"
+        assert port_released(port), "the streamlit server outlived `autorerank studio`"
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # safety net: only the group this test started
