@@ -170,9 +170,9 @@ def _scores(row: Row, **extra) -> dict:
 
 
 def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict, general: dict[str, str],
-             results: dict) -> None:
-    """Every row of one dataset: baselines, base model, each trainer's run, gate (in domain and on
-    `general`: spec -> row key) and evaluation, then the merges of `MERGED`."""
+             results: dict, trainers: set[str] | None = None) -> None:
+    """Every row of one dataset: baselines, base model, each trainer's run (those in `trainers`; None:
+    all), gate (in domain and on `general`: spec -> row key) and evaluation, then the merges of `MERGED`."""
     from bench.rerank_metrics import bm25, load_eval, random_order
 
     (train, train_dir), (dev, dev_dir) = prepared["train"], prepared["dev"]
@@ -194,7 +194,7 @@ def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict
         check = ledger.row(f"{plan.name}: metric cross-check", {"data": dev.key},
                            lambda: {"bench_map": _own_metrics_bi_encoder(records)["map"]})
         entry["metric_cross_check"] = {"mteb_map": base.result["map"], "bench_map": check.result["bench_map"]}
-    for label in TRAINERS:
+    for label in (t for t in TRAINERS if trainers is None or t in trainers):
         cfg, inputs = _train_inputs(plan, label, train, train_dir, work)
         run = train_row(ledger, f"{plan.name}: train {label}", cfg, inputs, work / "runs", f"q-{plan.name}-{label}")
         gate = gate_row(ledger, f"{plan.name}: gate {label}", run, general, work)
@@ -211,11 +211,28 @@ def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict
         _save(work, results, ledger)
 
 
-def run(quick: bool = False, only: str | None = None, out: Path | None = None, fresh: bool = False,
+def parse_only(only: str | list[str] | None) -> dict[str, set[str] | None] | None:
+    """`--only` values (`DATASET` or `DATASET:TRAINER`, repeatable) -> dataset -> trainers (None: all)."""
+    if not only:
+        return None
+    chosen: dict[str, set[str] | None] = {}
+    for item in [only] if isinstance(only, str) else only:
+        name, _, trainer = item.partition(":")
+        if trainer and trainer not in TRAINERS:
+            raise SystemExit(f"--only {item}: unknown trainer {trainer!r}; expected one of {', '.join(TRAINERS)}")
+        if not trainer or chosen.get(name, set()) is None:
+            chosen[name] = None
+        else:
+            chosen.setdefault(name, set()).add(trainer)
+    return chosen
+
+
+def run(quick: bool = False, only: str | list[str] | None = None, out: Path | None = None, fresh: bool = False,
         plans: list[Plan] | None = None, code: dict | None = None) -> dict:
     """Measure (or reuse) every row. `plans` replaces the scifact/cmrc2018 plans and `code` the
-    measured code version (`bench.reuse.code_version()`); tests pin both. `only` trains one dataset's
-    fine-tunes; the other datasets' dev sets are still prepared, as its general-domain sets."""
+    measured code version (`bench.reuse.code_version()`); tests pin both. `only` (`DATASET` or
+    `DATASET:TRAINER`, one or a list) trains those fine-tunes only; every dataset's dev set is still
+    prepared, as the others' general-domain sets."""
     work = (out or OUT) / ("quick" if quick else "full")
     ledger = Ledger(work / "rows", code=code, log=lambda line: print(f"[quality] {line}", file=sys.stderr, flush=True))
     if fresh:
@@ -223,16 +240,22 @@ def run(quick: bool = False, only: str | None = None, out: Path | None = None, f
     results: dict = {"setting": "dev candidates = base bi-encoder top-30 non-positives + all positives; MAP = mteb map_at_1000",
                      "code": ledger.code, "datasets": {}}
     plans = plans if plans is not None else _plans(work, quick)
+    chosen = parse_only(only)
+    unknown = set(chosen or ()) - {p.name for p in plans}
+    if unknown:
+        raise SystemExit(f"--only: unknown dataset {', '.join(sorted(unknown))}; expected one of "
+                         f"{', '.join(p.name for p in plans)}")
     # every dev set first: each dataset's gates use the others' dev sets as general-domain sets
     prepared = {p.name: {"dev": _prepare_row(ledger, p, "dev", work / "data")} for p in plans}
     for plan in plans:
-        if only is not None and plan.name != only:
+        if chosen is not None and plan.name not in chosen:
             continue
         prepared[plan.name]["train"] = _prepare_row(ledger, plan, "train", work / "data")
         general = {str(d["dev"][1]): d["dev"][0].key for name, d in prepared.items() if name != plan.name}
         if not quick:
             general[SHIPPED_GENERAL] = SHIPPED_GENERAL
-        _dataset(ledger, plan, work, quick, prepared[plan.name], general, results)
+        _dataset(ledger, plan, work, quick, prepared[plan.name], general, results,
+                 trainers=None if chosen is None else chosen[plan.name])
     results["out_of_domain_map"] = _out_of_domain(results)
     _save(work, results, ledger)
     print(markdown(results))
@@ -352,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["scifact", "cmrc2018"], help="train one dataset's fine-tunes (the others' dev sets are still its general sets)")
+    parser.add_argument("--only", action="append", metavar="DATASET[:TRAINER]",
+                        help="train only this dataset's fine-tunes, or one trainer's (repeatable; e.g. --only scifact "
+                             "--only cmrc2018:flagembedding); every dev set is still prepared as a general set")
     parser.add_argument("--out", type=Path, default=OUT, help="work folder (rows are reused from here)")
     parser.add_argument("--fresh", action="store_true", help="measure every row again")
     args = parser.parse_args(argv)

@@ -173,3 +173,17 @@ def test_quality_twice_reuses_every_row_and_a_changed_parameter_remeasures_its_r
     third = {r["row"]: r["status"] for r in json.loads((out / "full" / "quality.json").read_text())["rows"]}
     remeasured = {"tiny: train cross-encoder", "tiny: gate cross-encoder", "tiny: evaluate cross-encoder"}
     assert {row for row, status in third.items() if status == "measured now"} == remeasured
+
+
+def test_only_selects_datasets_and_single_trainers():
+    from bench.quality import parse_only
+
+    assert parse_only(None) is None
+    assert parse_only("scifact") == {"scifact": None}
+    chosen = parse_only(["scifact", "cmrc2018:flagembedding", "cmrc2018:cross-encoder"])
+    assert chosen == {"scifact": None, "cmrc2018": {"flagembedding", "cross-encoder"}}
+    # a whole dataset wins over one of its trainers, in either order
+    assert parse_only(["cmrc2018:flagembedding", "cmrc2018"]) == {"cmrc2018": None}
+    assert parse_only(["cmrc2018", "cmrc2018:flagembedding"]) == {"cmrc2018": None}
+    with pytest.raises(SystemExit, match="unknown trainer 'nope'"):
+        parse_only(["scifact:nope"])
