@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench.quality_inputs import beir_subset, read_jsonl, squad_subset
+from bench.quality_report import _out_of_domain, headline, markdown  # noqa: F401 (headline: bench/__main__)
 from bench.quality_rows import SHIPPED_GENERAL, eval_row, gate_row, merge_row, prepare_row, train_row
 from bench.reuse import Ledger, Row, digest
 from wrapper import jsonio, settings
@@ -97,6 +98,13 @@ TRAINERS: dict[str, Callable[[Plan], dict]] = {
 MERGED: dict[str, tuple[str, ...]] = {"cmrc2018": ("cross-encoder", "autotrain-bi-encoder")}
 #: the merge search's query sample per set, and the tolerance its rule allows below the base
 MERGE_QUERIES = 100
+#: fine-tunes that start from another dataset's fine-tune instead of the bundled bi-encoder:
+#: (dataset, label) -> (source dataset, source trainer); the recipe is the source trainer's. The
+#: scifact cross-encoder stands in for a general reranker such as bge-reranker-base (the Hub is out of
+#: reach), so `merge --auto` mixes two rerankers, the case LM-Cocktail is for. Its gate compares against
+#: that reranker, and scifact dev is the reranker's own domain.
+FROM_RERANKER: dict[tuple[str, str], tuple[str, str]] = {
+    ("cmrc2018", "cross-encoder from the scifact reranker"): ("scifact", "cross-encoder")}
 
 
 def _plans(work: Path, quick: bool) -> list[Plan]:
@@ -141,14 +149,29 @@ def _prepare_row(ledger: Ledger, plan: Plan, which: str, data: Path) -> tuple[Ro
     return prepare_row(ledger, f"{plan.name}: prepare {which}", source, prepare_options(plan, which), out), out
 
 
-def _train_inputs(plan: Plan, label: str, train: Row, train_dir: Path, work: Path) -> tuple[Path, dict]:
-    """Render the config (cheap, every time): the row's inputs are its text (every parameter, defaults
-    included) and the key of the prepared training data."""
+def _run_id(plan: Plan, label: str) -> str:
+    return f"q-{plan.name}-{label.replace(' ', '-')}"
+
+
+def _train_inputs(plan: Plan, label: str, train: Row, train_dir: Path, work: Path, recipe: str | None = None,
+                  base: Row | None = None) -> tuple[Path, dict]:
+    """Render the config of `label` (TRAINERS[recipe or label], from the bundled model or from the `base`
+    run row's model); cheap, so every time. The row's inputs are the config text (every parameter,
+    defaults included), the key of the prepared training data and the base run's key."""
     from wrapper.config import render_config
 
-    cfg = render_config(train_dir, base_model="bundled", name=f"q-{plan.name}-{label}", out_dir=work / "configs",
-                        overwrite=True, **TRAINERS[label](plan))
-    return cfg, {"data": train.key, "config": cfg.read_text(encoding="utf-8")}
+    base_model = "bundled" if base is None else str(work / "runs" / base.result["run_id"] / "model")
+    cfg = render_config(train_dir, base_model=base_model, name=_run_id(plan, label), out_dir=work / "configs",
+                        overwrite=True, **TRAINERS[recipe or label](plan))
+    inputs = {"data": train.key, "config": cfg.read_text(encoding="utf-8")}
+    return cfg, inputs if base is None else {**inputs, "base": base.key}
+
+
+def _train(ledger: Ledger, plan: Plan, label: str, prepared: dict, work: Path, recipe: str | None = None,
+           base: Row | None = None) -> Row:
+    """The training row of `label` (see `_train_inputs`); trains only when its key is new."""
+    cfg, inputs = _train_inputs(plan, label, *prepared["train"], work, recipe=recipe, base=base)
+    return train_row(ledger, f"{plan.name}: train {label}", cfg, inputs, work / "runs", _run_id(plan, label))
 
 
 def _own_metrics_bi_encoder(records: list[dict]) -> dict:
@@ -175,7 +198,7 @@ def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict
     all), gate (in domain and on `general`: spec -> row key) and evaluation, then the merges of `MERGED`."""
     from bench.rerank_metrics import bm25, load_eval, random_order
 
-    (train, train_dir), (dev, dev_dir) = prepared["train"], prepared["dev"]
+    train, (dev, dev_dir) = prepared["train"][0], prepared["dev"]
     records = load_eval(dev_dir / "eval" / "validation.jsonl")
     corpus = hashlib.sha256("\0".join(plan.corpus_texts).encode()).hexdigest()
     entry: dict = {"dev_queries": len(records),
@@ -195,8 +218,7 @@ def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict
                            lambda: {"bench_map": _own_metrics_bi_encoder(records)["map"]})
         entry["metric_cross_check"] = {"mteb_map": base.result["map"], "bench_map": check.result["bench_map"]}
     for label in (t for t in TRAINERS if trainers is None or t in trainers):
-        cfg, inputs = _train_inputs(plan, label, train, train_dir, work)
-        run = train_row(ledger, f"{plan.name}: train {label}", cfg, inputs, work / "runs", f"q-{plan.name}-{label}")
+        run = _train(ledger, plan, label, prepared, work)
         gate = gate_row(ledger, f"{plan.name}: gate {label}", run, general, work)
         ev = eval_row(ledger, f"{plan.name}: evaluate {label}", run.result["run_id"], run.key, dev, dev_dir, work)
         entry["models"][f"fine-tuned {label}"] = _scores(
@@ -211,6 +233,30 @@ def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict
         _save(work, results, ledger)
 
 
+def _from_reranker(ledger: Ledger, plan: Plan, label: str, src: Plan, src_label: str, prepared: dict,
+                   general: dict[str, str], work: Path, results: dict) -> None:
+    """One FROM_RERANKER row: the source fine-tune (reused when stored) as the base reranker, the
+    fine-tune from it, its gate, `merge --auto` back into it, and all three evaluated on the dev set."""
+    if "train" not in prepared[src.name]:
+        prepared[src.name]["train"] = _prepare_row(ledger, src, "train", work / "data")
+    base = _train(ledger, src, src_label, prepared[src.name], work)
+    run = _train(ledger, plan, label, prepared[plan.name], work, recipe=src_label, base=base)
+    gate = gate_row(ledger, f"{plan.name}: gate {label}", run, general, work)
+    dev, dev_dir = prepared[plan.name]["dev"]
+    base_ev = eval_row(ledger, f"{plan.name}: evaluate {src.name} {src_label}", base.result["run_id"], base.key,
+                       dev, dev_dir, work)
+    ev = eval_row(ledger, f"{plan.name}: evaluate {label}", run.result["run_id"], run.key, dev, dev_dir, work)
+    merged = merge_row(ledger, f"{plan.name}: merge --auto {label}", run, general, work, queries=MERGE_QUERIES)
+    mev = eval_row(ledger, f"{plan.name}: evaluate merged {label}", merged.result["run_id"], merged.key,
+                   dev, dev_dir, work)
+    results["datasets"].setdefault(plan.name, {}).setdefault("from_reranker", {})[label] = {
+        "base": f"{src.name} {src_label}", "base_scores": _scores(base_ev),
+        "fine_tuned": _scores(ev, train_wall_s=run.seconds, steps=run.result["steps"], gate=gate.result,
+                              trained=run.provenance()),
+        "merged": {**_scores(mev, merge_wall_s=merged.seconds), **merged.result, "merged": merged.provenance()}}
+    _save(work, results, ledger)
+
+
 def parse_only(only: str | list[str] | None) -> dict[str, set[str] | None] | None:
     """`--only` values (`DATASET` or `DATASET:TRAINER`, repeatable) -> dataset -> trainers (None: all)."""
     if not only:
@@ -218,8 +264,9 @@ def parse_only(only: str | list[str] | None) -> dict[str, set[str] | None] | Non
     chosen: dict[str, set[str] | None] = {}
     for item in [only] if isinstance(only, str) else only:
         name, _, trainer = item.partition(":")
-        if trainer and trainer not in TRAINERS:
-            raise SystemExit(f"--only {item}: unknown trainer {trainer!r}; expected one of {', '.join(TRAINERS)}")
+        labels = [*TRAINERS, *(label for _, label in FROM_RERANKER)]
+        if trainer and trainer not in labels:
+            raise SystemExit(f"--only {item}: unknown trainer {trainer!r}; expected one of {', '.join(labels)}")
         if not trainer or chosen.get(name, set()) is None:
             chosen[name] = None
         else:
@@ -247,128 +294,32 @@ def run(quick: bool = False, only: str | list[str] | None = None, out: Path | No
                          f"{', '.join(p.name for p in plans)}")
     # every dev set first: each dataset's gates use the others' dev sets as general-domain sets
     prepared = {p.name: {"dev": _prepare_row(ledger, p, "dev", work / "data")} for p in plans}
+    def general_for(name: str) -> dict[str, str]:
+        general = {str(d["dev"][1]): d["dev"][0].key for other, d in prepared.items() if other != name}
+        return general if quick else {**general, SHIPPED_GENERAL: SHIPPED_GENERAL}
+
     for plan in plans:
         if chosen is not None and plan.name not in chosen:
             continue
         prepared[plan.name]["train"] = _prepare_row(ledger, plan, "train", work / "data")
-        general = {str(d["dev"][1]): d["dev"][0].key for name, d in prepared.items() if name != plan.name}
-        if not quick:
-            general[SHIPPED_GENERAL] = SHIPPED_GENERAL
-        _dataset(ledger, plan, work, quick, prepared[plan.name], general, results,
+        _dataset(ledger, plan, work, quick, prepared[plan.name], general_for(plan.name), results,
                  trainers=None if chosen is None else chosen[plan.name])
+    by_name = {p.name: p for p in plans}
+    for (name, label), (src, src_label) in FROM_RERANKER.items():
+        wanted = chosen is None or (name in chosen and (chosen[name] is None or label in chosen[name]))
+        if wanted and name in by_name and src in by_name:
+            _from_reranker(ledger, by_name[name], label, by_name[src], src_label, prepared, general_for(name),
+                           work, results)
     results["out_of_domain_map"] = _out_of_domain(results)
     _save(work, results, ledger)
     print(markdown(results))
     return results
 
 
-def _out_of_domain(results: dict) -> dict:
-    """MAP of each dataset's fine-tunes (and merges) on the other datasets' dev sets, from their gates
-    (the gate's MAP is mteb's map_at_1000; tests/test_gate_runs.py checks it)."""
-    ood: dict = {}
-    for src, entry in results["datasets"].items():
-        models = {label.removeprefix("fine-tuned "): m.get("gate", {}) for label, m in entry["models"].items()}
-        models.update({f"{label} merged": m.get("gate", {}) for label, m in entry.get("merged", {}).items()})
-        for label, gate in models.items():
-            for g in gate.get("general", []):
-                row = ood.setdefault(f"{src}-trained on {g['name']}", {"base bi-encoder": g["base"]})
-                row[label] = {"map": g["fine_tuned"], "delta": g["delta"], "ci": g["ci"], "verdict": g["verdict"]}
-    return ood
-
-
 def _save(work: Path, results: dict, ledger: Ledger) -> None:
     results["rows"] = [{"row": r.name, **r.provenance()} for r in ledger.rows]
     jsonio.write_json(work / "quality.json", results)
     (work / "quality.md").write_text(markdown(results), encoding="utf-8")
-
-
-def _when(prov: dict | None) -> str:
-    if not prov:
-        return ""
-    when = prov["measured_at"].replace("T", " ").removesuffix("Z")
-    return "now" if prov["status"] == "measured now" else f"reused (measured {when} UTC)"
-
-
-def _gate_text(gate: dict) -> str:
-    """'improved (+0.041 [+0.012, +0.070]); scifact-dev: forgot (-0.250 [...])'."""
-    if not gate:
-        return ""
-    def one(g: dict) -> str:
-        ci = f" [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}]" if g.get("ci") else ""
-        return f"{g['delta']:+.3f}{ci}" if g.get("delta") is not None else ""
-    def said(verdict: str, g: dict) -> str:
-        return f"{verdict} ({one(g)})" if one(g) else verdict
-    return "; ".join([said(gate["verdict"], gate)] + [said(f"{g['name']}: {g['verdict']}", g)
-                                                      for g in gate.get("general", [])])
-
-
-def markdown(results: dict) -> str:
-    lines = [f"Setting: {results['setting']}.", ""]
-    for name, entry in results["datasets"].items():
-        lines += [f"**{name} dev** ({entry['dev_queries']} queries, {entry['candidates_per_query']} candidates/query; "
-                  f"general-domain sets of the gate: {', '.join(entry.get('general_sets', [])) or 'none'})", "",
-                  "| model | MAP | MRR@10 | NDCG@10 | training | gate: in domain (Δ, 95% CI); general sets | measured |",
-                  "|---|---|---|---|---|---|---|"]
-        for model, m in entry["models"].items():
-            train = f"{m['steps']} steps, {m['train_wall_s']} s" if m.get("steps") is not None else ""
-            when = _when(m.get("trained")) if m.get("trained") else _when(m.get("provenance"))
-            lines.append(f"| {model} | {m['map']:.3f} | {m['mrr_at_10']:.3f} | {m['ndcg_at_10']:.3f} | {train} | "
-                         f"{_gate_text(m.get('gate', {}))} | {when} |")
-        for label, m in entry.get("merged", {}).items():
-            lines.append(f"| merge --auto {label} (w={m['weight']:.2f}) | {m['map']:.3f} | {m['mrr_at_10']:.3f} | "
-                         f"{m['ndcg_at_10']:.3f} | merge {m['merge_wall_s']} s | {_gate_text(m.get('gate', {}))} | "
-                         f"{_when(m.get('merged'))} |")
-        lines.append("")
-        for label, m in entry.get("merged", {}).items():
-            sets = sorted({k for pt in m["curve"] for k in pt["general"]})
-            lines += [f"*merge --auto curve, {name} {label}* (fine-tune weight w, base 1 - w; {m['reason']})", "",
-                      "| w | in-domain MAP | " + " | ".join(sets) + " |", "|---" * (len(sets) + 2) + "|"]
-            lines += [f"| {pt['weight']:.2f} | {pt['in_domain']:.3f} | " + " | ".join(
-                f"{pt['general'].get(k, float('nan')):.3f}" for k in sets) + " |" for pt in m["curve"]]
-            lines.append("")
-    if results.get("out_of_domain_map"):
-        lines += ["**Out of domain (MAP, from the gates' general-domain checks)**", "",
-                  "| trained on -> evaluated on | base | model | MAP | Δ (95% CI) | verdict |", "|---|---|---|---|---|---|"]
-        for key, row in results["out_of_domain_map"].items():
-            for label, g in ((k, v) for k, v in row.items() if k != "base bi-encoder"):
-                ci = f" [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}]" if g.get("ci") else ""
-                lines.append(f"| {key} | {row['base bi-encoder']:.3f} | {label} | {g['map']:.3f} | {g['delta']:+.3f}{ci} | {g['verdict']} |")
-        lines.append("")
-    if results.get("rows"):
-        lines += ["**Rows** (reused only when parameters, data, code and library versions are unchanged)", "",
-                  "| row | status | measured at | seconds |", "|---|---|---|---|"]
-        lines += [f"| {r['row']} | {r['status']} | {r['measured_at']} | {r['seconds']} |" for r in results["rows"]]
-    return "\n".join(lines) + "\n"
-
-
-def headline(result: dict) -> list[dict]:
-    """The figures for the one-table summary (see bench/__main__.py): MAP against the base bi-encoder."""
-    rows = []
-    for name, entry in result["datasets"].items():
-        models = entry["models"]
-        base = models["base bi-encoder"]["map"]
-        for label, m in models.items():
-            if not label.startswith("fine-tuned"):
-                continue
-            gate = m.get("gate", {}).get("verdict", "")
-            trained = m.get("trained") or {}
-            when = f"; trained {trained['measured_at']}, reused" if trained.get("status") == "reused" else ""
-            rows.append({"figure": f"{name} dev MAP, {label.removeprefix('fine-tuned ')} "
-                                   f"({m.get('steps')} steps, {m.get('train_wall_s')} s; gate: {gate}{when})",
-                         "ours": f"{m['map']:.3f}", "baseline": f"base bi-encoder: {base:.3f} (BM25 {models['bm25']['map']:.3f})",
-                         "ratio": round(m["map"] / base, 3), "goal": "> 1 (AutoTrain)" if "autotrain" in label else "",
-                         "met": (m["map"] > base) if "autotrain" in label else None})
-        for label, m in entry.get("merged", {}).items():
-            rows.append({"figure": f"{name} dev MAP, merge --auto {label} (w={m['weight']:.2f}; gate: "
-                                   f"{m.get('gate', {}).get('verdict', '')})",
-                         "ours": f"{m['map']:.3f}", "baseline": f"base bi-encoder: {base:.3f}",
-                         "ratio": round(m["map"] / base, 3), "goal": "", "met": None})
-    for key, row in result.get("out_of_domain_map", {}).items():
-        for label, g in ((k, v) for k, v in row.items() if k != "base bi-encoder"):
-            rows.append({"figure": f"out of domain: {key}, {label} MAP (general check: {g['verdict']})",
-                         "ours": f"{g['map']:.3f}", "baseline": f"base bi-encoder: {row['base bi-encoder']:.3f}",
-                         "ratio": round(g["map"] / row["base bi-encoder"], 3), "goal": "", "met": None})
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

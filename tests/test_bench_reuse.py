@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import quality
+from bench import quality, quality_report
 from bench.reuse import Ledger, code_version, digest, row_key
 
 CODE = {"source_sha256": "s1", "packages": {"torch": "2.13.0"}, "git_commit": "abc"}
@@ -120,7 +120,7 @@ def test_markdown_says_which_rows_were_reused_and_when():
             "trained": {"status": "reused", "measured_at": "2026-12-01T09:58:00Z", "seconds": 9.0}}}}},
         "rows": [{"row": "tiny: train cross-encoder", "status": "reused", "measured_at": "2026-12-01T09:58:00Z",
                   "seconds": 9.0}]}
-    text = quality.markdown(results)
+    text = quality_report.markdown(results)
     assert "| bm25 | 0.500 | 0.500 | 0.500 |  |  | now |" in text
     assert "| 2 steps, 9.0 s | improved | reused (measured 2026-12-01 09:58:00 UTC) |" in text
     assert "| tiny: train cross-encoder | reused | 2026-12-01T09:58:00Z | 9.0 |" in text
@@ -133,11 +133,11 @@ def test_gate_column_and_out_of_domain_table_come_from_the_gates_general_checks(
     gate = {"verdict": "forgot", "delta": 0.05, "ci": [0.01, 0.09], "general": [
         {"name": "scifact-dev", "base": 0.6, "fine_tuned": 0.33, "delta": -0.27, "ci": [-0.33, -0.21],
          "queries": 150, "verdict": "forgot"}]}
-    assert quality._gate_text(gate) == "forgot (+0.050 [+0.010, +0.090]); scifact-dev: forgot (-0.270 [-0.330, -0.210])"
+    assert quality_report._gate_text(gate) == "forgot (+0.050 [+0.010, +0.090]); scifact-dev: forgot (-0.270 [-0.330, -0.210])"
     results = {"datasets": {"cmrc2018": {"models": {"fine-tuned cross-encoder": {"gate": gate}},
                                          "merged": {"cross-encoder": {"gate": {**gate, "general": [
                                              {**gate["general"][0], "fine_tuned": 0.5, "delta": -0.1}]}}}}}}
-    ood = quality._out_of_domain(results)
+    ood = quality_report._out_of_domain(results)
     row = ood["cmrc2018-trained on scifact-dev"]
     assert row["base bi-encoder"] == 0.6
     assert (row["cross-encoder"]["map"], row["cross-encoder"]["verdict"]) == (0.33, "forgot")
@@ -154,6 +154,7 @@ def test_quality_twice_reuses_every_row_and_a_changed_parameter_remeasures_its_r
     plan = quality.Plan("tiny", sub, "beir", sub, "beir", [d["text"] for d in read_jsonl(sub / "corpus.jsonl")],
                         train_split="train", dev_split="dev", ce_steps=2, ce_batch=4)
     monkeypatch.setitem(quality.__dict__, "TRAINERS", {"cross-encoder": quality.TRAINERS["cross-encoder"]})
+    monkeypatch.setitem(quality.__dict__, "FROM_RERANKER", {})
     out = tmp_path / "bench"
     code = code_version()  # pinned: neighbours editing wrapper/ meanwhile would (rightly) re-measure everything
 
@@ -187,3 +188,32 @@ def test_only_selects_datasets_and_single_trainers():
     assert parse_only(["cmrc2018", "cmrc2018:flagembedding"]) == {"cmrc2018": None}
     with pytest.raises(SystemExit, match="unknown trainer 'nope'"):
         parse_only(["scifact:nope"])
+
+
+def test_a_fine_tune_from_a_reranker_base_is_gated_and_merged_against_that_reranker(tmp_path, shared_datasets,
+                                                                                    monkeypatch):
+    """FROM_RERANKER: the source cross-encoder is the base of the next fine-tune, its gate and its merge."""
+    from bench.quality_inputs import beir_subset, read_jsonl
+
+    sub = beir_subset(shared_datasets / "scifact", tmp_path / "in", n_train=8, n_dev=6, extra_docs=30)
+    plan = quality.Plan("tiny", sub, "beir", sub, "beir", [d["text"] for d in read_jsonl(sub / "corpus.jsonl")],
+                        train_split="train", dev_split="dev", ce_steps=2, ce_batch=4)
+    monkeypatch.setitem(quality.__dict__, "TRAINERS", {"cross-encoder": quality.TRAINERS["cross-encoder"]})
+    monkeypatch.setitem(quality.__dict__, "FROM_RERANKER", {("tiny", "ce from ce"): ("tiny", "cross-encoder")})
+    out = tmp_path / "bench"
+    results = quality.run(quick=True, out=out, plans=[plan], only=["tiny:ce from ce"], code=code_version())
+
+    entry = results["datasets"]["tiny"]
+    assert [m for m in entry["models"] if m.startswith("fine-tuned")] == []  # --only: no other trainer ran
+    chained = entry["from_reranker"]["ce from ce"]
+    runs = out / "quick" / "runs"
+    status = json.loads((runs / "q-tiny-ce-from-ce" / "status.json").read_text())
+    assert status["state"] == "succeeded"
+    assert Path(status["base_model"]) == (runs / "q-tiny-cross-encoder" / "model").resolve()
+    merged = json.loads((runs / chained["merged"]["run_id"] / "status.json").read_text())
+    assert merged["backend"] == "merge" and len(merged["sources"]) == 2
+    assert not any("no classification head" in n for n in merged["merge_notes"])  # two rerankers: all mixed
+    assert chained["fine_tuned"]["gate"]["verdict"] and chained["merged"]["gate"]["verdict"]
+    assert 0.0 <= chained["merged"]["weight"] <= 1.0 and chained["merged"]["curve"]
+    text = (out / "quick" / "quality.md").read_text()
+    assert "*tiny: ce from ce* (base: the tiny cross-encoder" in text and "merge --auto curve, tiny ce from ce" in text
