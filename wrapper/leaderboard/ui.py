@@ -171,12 +171,17 @@ def _no_results(data: Data) -> None:
 # pages
 
 
-def page_leaderboard() -> None:
-    st.title(":material/leaderboard: Reranker leaderboard")
+def _page(title: str, with_filters: bool = True):
+    """Every page's start: its title, the data, the sidebar's view and the problems found reading it."""
+    st.title(title)
     data = load_data()
-    view = sidebar(data)
-    df, metric = view.df, view.metric
+    view = sidebar(data, with_filters=with_filters)
     show_problems(data.problems)
+    return data, view, view.df, view.metric
+
+
+def page_leaderboard() -> None:
+    data, view, df, metric = _page(":material/leaderboard: Reranker leaderboard")
     if not data.has_results:
         _no_results(data)
     label = loaders.METRICS[metric]
@@ -237,11 +242,7 @@ def page_leaderboard() -> None:
 
 
 def page_compare() -> None:
-    st.title(":material/compare_arrows: Fine-tuned vs base")
-    data = load_data()
-    view = sidebar(data)
-    df, metric = view.df, view.metric
-    show_problems(data.problems)
+    data, view, df, metric = _page(":material/compare_arrows: Fine-tuned vs base")
     if not data.has_results:
         _no_results(data)
         return
@@ -292,11 +293,7 @@ def page_compare() -> None:
 
 
 def page_model() -> None:
-    st.title(":material/search_insights: Model details")
-    data = load_data()
-    view = sidebar(data, with_filters=False)
-    df, metric = view.df, view.metric
-    show_problems(data.problems)
+    data, view, df, metric = _page(":material/search_insights: Model details", with_filters=False)
     if not data.has_results:
         _no_results(data)
         return
