@@ -89,10 +89,10 @@ TRAINERS: dict[str, Callable[[Plan], dict]] = {
     "cross-encoder-distilled": lambda p: dict(task=p.ce_task, max_steps=p.ce_steps, lr=p.ce_lr,
                                               batch_size=p.ce_batch, max_seq_length=p.ce_max_length,
                                               distill="kl", **_ce_precision()),
-    # the seed's route: FlagEmbedding's encoder-only reranker trainer, same budget as the cross-encoder
+    # the seed's route: FlagEmbedding's encoder-only reranker trainer, same budget as the cross-encoder;
+    # its group size follows the training file's negatives (`config` fits it: 1 + the median query's)
     "flagembedding": lambda p: dict(task="flagembedding:reranker", max_steps=p.ce_steps, lr=p.ce_lr,
-                                    batch_size=p.ce_batch, train_group_size=5, query_max_len=32,
-                                    passage_max_len=p.ce_max_length),
+                                    batch_size=p.ce_batch, query_max_len=32, passage_max_len=p.ce_max_length),
 }
 #: fine-tunes that `merge --auto` mixes back with their base, per dataset (issue #9's bars)
 MERGED: dict[str, tuple[str, ...]] = {"cmrc2018": ("cross-encoder", "autotrain-bi-encoder")}

@@ -378,3 +378,20 @@ def test_cli_max_seq_length_for_flagembedding_points_at_its_own_lengths(dataset,
     params = _load(Path(out.strip()))["params"]
     assert params["learning_rate"] == 5e-5 and params["passage_max_len"] == 64
     assert out.strip().endswith("tiny-minilm-flagembedding.yml")
+
+
+def test_flagembedding_group_size_fits_the_negatives_the_data_has(isolated_home):
+    """FlagEmbedding repeats a query's negatives to fill its group: the preset size is lowered to what
+    the data holds, and a size asked for that the data cannot fill is an error naming the file and fix."""
+    few = write_tiny_dataset(Path("data") / "few", negatives=1)
+    raw = _load(render_config(few, base_model="bundled", name="fe-few", task="flagembedding:reranker"))
+    assert PRESETS["bundled"]["flagembedding"]["train_group_size"] > 2
+    assert raw["params"]["train_group_size"] == 2  # 1 positive + the 1 negative each query has
+    with pytest.raises(InputError, match=r"few/flagembedding/train\.jsonl: train_group_size 5 needs 4 negatives "
+                                         r"per query, but 40 of 40 queries have fewer .*\n  hint: pass --param "
+                                         r"train_group_size=2, or prepare the data with --num-negatives 4"):
+        render_config(few, base_model="bundled", name="fe-few5", task="flagembedding:reranker", train_group_size=5)
+    # enough negatives: the preset and an explicit size are kept as they are
+    many = write_tiny_dataset(Path("data") / "many", negatives=5)
+    raw = _load(render_config(many, base_model="bundled", name="fe-many", task="flagembedding:reranker"))
+    assert raw["params"]["train_group_size"] == PRESETS["bundled"]["flagembedding"]["train_group_size"]

@@ -65,6 +65,30 @@ def check_config(config: TrainConfig, source: object) -> None:
         )
 
 
+def fit_group_size(params: dict, train_file: Path, *, explicit: bool) -> None:
+    """Keep train_group_size within what the data holds. FlagEmbedding fills a query's group (its
+    positive and train_group_size - 1 negatives) by repeating the negatives when it has fewer, so a
+    group of copies teaches little. A preset size is lowered to 1 + the median query's negatives
+    (at least 2); a size the user asked for that the median query cannot fill is an InputError."""
+    from wrapper.dataset import iter_jsonl
+
+    want = params.get("train_group_size")
+    if want is None or not train_file.is_file():
+        return
+    negatives = sorted(len(record.get("neg") or []) for _, record in iter_jsonl(train_file))
+    if not negatives or want - 1 <= negatives[len(negatives) // 2]:
+        return
+    typical = negatives[len(negatives) // 2]
+    if explicit:
+        short = sum(n < want - 1 for n in negatives)
+        raise InputError.at(
+            train_file, f"train_group_size {want} needs {want - 1} negatives per query, but {short} of "
+            f"{len(negatives)} queries have fewer (median {typical}); FlagEmbedding would repeat them",
+            hint=f"pass --param train_group_size={max(2, typical + 1)}, or prepare the data with "
+                 f"--num-negatives {want - 1}")
+    params["train_group_size"] = max(2, typical + 1)
+
+
 def check_base_folder(base_model: str, source: object) -> None:
     """A local base model folder must hold an encoder, not a causal LM."""
     folder = Path(base_model).expanduser()

@@ -95,8 +95,11 @@ def build_config(
     merged.update({k: v for k, v in params.items() if v is not None})
     files = manifest.get("files") or {}
     if family == "flagembedding":  # FlagEmbedding reads flagembedding/train.jsonl and evaluates nothing
+        from wrapper.config.flagembedding import fit_group_size
+
         autotrain_train = Path(files.get("flagembedding_train", "flagembedding/train.jsonl"))
         valid_split = None
+        fit_group_size(merged, dataset_dir / autotrain_train, explicit=params.get("train_group_size") is not None)
     else:
         autotrain_train = Path(files.get("autotrain_train", "autotrain/train.csv"))
         valid_file = files.get("autotrain_validation", "autotrain/validation.csv")
