@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench.quality_inputs import beir_subset, read_jsonl, squad_subset
-from bench.quality_report import _out_of_domain, headline, markdown  # noqa: F401 (headline: bench/__main__)
+from bench.quality_report import headline, markdown, out_of_domain  # noqa: F401 (headline: bench/__main__)
 from bench.quality_rows import SHIPPED_GENERAL, eval_row, gate_row, merge_row, prepare_row, train_row
 from bench.reuse import Ledger, Row, digest
 from wrapper import jsonio, settings
@@ -219,18 +219,30 @@ def _dataset(ledger: Ledger, plan: Plan, work: Path, quick: bool, prepared: dict
         entry["metric_cross_check"] = {"mteb_map": base.result["map"], "bench_map": check.result["bench_map"]}
     for label in (t for t in TRAINERS if trainers is None or t in trainers):
         run = _train(ledger, plan, label, prepared, work)
-        gate = gate_row(ledger, f"{plan.name}: gate {label}", run, general, work)
-        ev = eval_row(ledger, f"{plan.name}: evaluate {label}", run.result["run_id"], run.key, dev, dev_dir, work)
-        entry["models"][f"fine-tuned {label}"] = _scores(
-            ev, eval_wall_s=ev.seconds, train_wall_s=run.seconds, steps=run.result["steps"], gate=gate.result,
-            trained=run.provenance())
+        entry["models"][f"fine-tuned {label}"] = _gated(ledger, plan, label, run, general, prepared["dev"], work)
         if label in MERGED.get(plan.name, ()):
-            merged = merge_row(ledger, f"{plan.name}: merge --auto {label}", run, general, work, queries=MERGE_QUERIES)
-            mev = eval_row(ledger, f"{plan.name}: evaluate merged {label}", merged.result["run_id"], merged.key,
-                           dev, dev_dir, work)
-            entry["merged"][label] = {**_scores(mev, merge_wall_s=merged.seconds), **merged.result,
-                                      "merged": merged.provenance()}
+            entry["merged"][label] = _merged(ledger, plan, label, run, general, prepared["dev"], work)
         _save(work, results, ledger)
+
+
+def _gated(ledger: Ledger, plan: Plan, label: str, run: Row, general: dict[str, str], dev_rows: tuple[Row, Path],
+           work: Path) -> dict:
+    """A trained run's gate (in domain and on `general`) and its dev-set scores, with steps and times."""
+    dev, dev_dir = dev_rows
+    gate = gate_row(ledger, f"{plan.name}: gate {label}", run, general, work)
+    ev = eval_row(ledger, f"{plan.name}: evaluate {label}", run.result["run_id"], run.key, dev, dev_dir, work)
+    return _scores(ev, eval_wall_s=ev.seconds, train_wall_s=run.seconds, steps=run.result["steps"], gate=gate.result,
+                   trained=run.provenance())
+
+
+def _merged(ledger: Ledger, plan: Plan, label: str, run: Row, general: dict[str, str], dev_rows: tuple[Row, Path],
+            work: Path) -> dict:
+    """`merge --auto` of a run with its base (weight, curve, gate) and the merged model's dev-set scores."""
+    dev, dev_dir = dev_rows
+    merged = merge_row(ledger, f"{plan.name}: merge --auto {label}", run, general, work, queries=MERGE_QUERIES)
+    mev = eval_row(ledger, f"{plan.name}: evaluate merged {label}", merged.result["run_id"], merged.key,
+                   dev, dev_dir, work)
+    return {**_scores(mev, merge_wall_s=merged.seconds), **merged.result, "merged": merged.provenance()}
 
 
 def _from_reranker(ledger: Ledger, plan: Plan, label: str, src: Plan, src_label: str, prepared: dict,
@@ -241,19 +253,13 @@ def _from_reranker(ledger: Ledger, plan: Plan, label: str, src: Plan, src_label:
         prepared[src.name]["train"] = _prepare_row(ledger, src, "train", work / "data")
     base = _train(ledger, src, src_label, prepared[src.name], work)
     run = _train(ledger, plan, label, prepared[plan.name], work, recipe=src_label, base=base)
-    gate = gate_row(ledger, f"{plan.name}: gate {label}", run, general, work)
     dev, dev_dir = prepared[plan.name]["dev"]
     base_ev = eval_row(ledger, f"{plan.name}: evaluate {src.name} {src_label}", base.result["run_id"], base.key,
                        dev, dev_dir, work)
-    ev = eval_row(ledger, f"{plan.name}: evaluate {label}", run.result["run_id"], run.key, dev, dev_dir, work)
-    merged = merge_row(ledger, f"{plan.name}: merge --auto {label}", run, general, work, queries=MERGE_QUERIES)
-    mev = eval_row(ledger, f"{plan.name}: evaluate merged {label}", merged.result["run_id"], merged.key,
-                   dev, dev_dir, work)
     results["datasets"].setdefault(plan.name, {}).setdefault("from_reranker", {})[label] = {
         "base": f"{src.name} {src_label}", "base_scores": _scores(base_ev),
-        "fine_tuned": _scores(ev, train_wall_s=run.seconds, steps=run.result["steps"], gate=gate.result,
-                              trained=run.provenance()),
-        "merged": {**_scores(mev, merge_wall_s=merged.seconds), **merged.result, "merged": merged.provenance()}}
+        "fine_tuned": _gated(ledger, plan, label, run, general, prepared[plan.name]["dev"], work),
+        "merged": _merged(ledger, plan, label, run, general, prepared[plan.name]["dev"], work)}
     _save(work, results, ledger)
 
 
@@ -261,10 +267,10 @@ def parse_only(only: str | list[str] | None) -> dict[str, set[str] | None] | Non
     """`--only` values (`DATASET` or `DATASET:TRAINER`, repeatable) -> dataset -> trainers (None: all)."""
     if not only:
         return None
+    labels = [*TRAINERS, *(label for _, label in FROM_RERANKER)]
     chosen: dict[str, set[str] | None] = {}
     for item in [only] if isinstance(only, str) else only:
         name, _, trainer = item.partition(":")
-        labels = [*TRAINERS, *(label for _, label in FROM_RERANKER)]
         if trainer and trainer not in labels:
             raise SystemExit(f"--only {item}: unknown trainer {trainer!r}; expected one of {', '.join(labels)}")
         if not trainer or chosen.get(name, set()) is None:
@@ -294,6 +300,7 @@ def run(quick: bool = False, only: str | list[str] | None = None, out: Path | No
                          f"{', '.join(p.name for p in plans)}")
     # every dev set first: each dataset's gates use the others' dev sets as general-domain sets
     prepared = {p.name: {"dev": _prepare_row(ledger, p, "dev", work / "data")} for p in plans}
+
     def general_for(name: str) -> dict[str, str]:
         general = {str(d["dev"][1]): d["dev"][0].key for other, d in prepared.items() if other != name}
         return general if quick else {**general, SHIPPED_GENERAL: SHIPPED_GENERAL}
@@ -310,7 +317,7 @@ def run(quick: bool = False, only: str | list[str] | None = None, out: Path | No
         if wanted and name in by_name and src in by_name:
             _from_reranker(ledger, by_name[name], label, by_name[src], src_label, prepared, general_for(name),
                            work, results)
-    results["out_of_domain_map"] = _out_of_domain(results)
+    results["out_of_domain_map"] = out_of_domain(results)
     _save(work, results, ledger)
     print(markdown(results))
     return results

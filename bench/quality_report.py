@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-def _out_of_domain(results: dict) -> dict:
+def out_of_domain(results: dict) -> dict:
     """MAP of each dataset's fine-tunes (and merges) on the other datasets' dev sets, from their gates
     (the gate's MAP is mteb's map_at_1000; tests/test_gate_runs.py checks it)."""
     ood: dict = {}

@@ -137,7 +137,7 @@ def test_gate_column_and_out_of_domain_table_come_from_the_gates_general_checks(
     results = {"datasets": {"cmrc2018": {"models": {"fine-tuned cross-encoder": {"gate": gate}},
                                          "merged": {"cross-encoder": {"gate": {**gate, "general": [
                                              {**gate["general"][0], "fine_tuned": 0.5, "delta": -0.1}]}}}}}}
-    ood = quality_report._out_of_domain(results)
+    ood = quality_report.out_of_domain(results)
     row = ood["cmrc2018-trained on scifact-dev"]
     assert row["base bi-encoder"] == 0.6
     assert (row["cross-encoder"]["map"], row["cross-encoder"]["verdict"]) == (0.33, "forgot")

@@ -76,9 +76,9 @@ def fit_group_size(params: dict, train_file: Path, *, explicit: bool) -> None:
     if want is None or not train_file.is_file():
         return
     negatives = sorted(len(record.get("neg") or []) for _, record in iter_jsonl(train_file))
-    if not negatives or want - 1 <= negatives[len(negatives) // 2]:
+    typical = negatives[len(negatives) // 2] if negatives else None
+    if typical is None or want - 1 <= typical:
         return
-    typical = negatives[len(negatives) // 2]
     if explicit:
         short = sum(n < want - 1 for n in negatives)
         raise InputError.at(
