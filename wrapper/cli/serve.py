@@ -23,9 +23,12 @@ from wrapper.procs import DEFAULT_SERVE_PORT, LOCALHOST
               help="Characters per query or document (422 above).")
 @click.option("--max-wait-ms", type=float, default=5.0, show_default=True,
               help="How long a batch waits for concurrent requests.")
+@click.option("--max-batch-pairs", type=int, default=None,
+              help="Pairs scored in one model call (default: 8 x --batch-size, at least 64).")
 @click.option("--runs", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Parent folder of run folders (default: $AUTORERANK_RUNS or ./runs).")
-def serve(model, host, port, precision, device, batch_size, max_documents, max_chars, max_wait_ms, runs) -> None:
+def serve(model, host, port, precision, device, batch_size, max_documents, max_chars, max_wait_ms, max_batch_pairs,
+          runs) -> None:
     """Serve MODEL (a run id, model folder, `bundled` or Hub id) at POST /rerank.
 
     \b
@@ -41,7 +44,7 @@ def serve(model, host, port, precision, device, batch_size, max_documents, max_c
 
     check_port(host, port)
     limits = Limits(max_documents=max_documents, max_chars=max_chars, max_wait_ms=max_wait_ms,
-                    max_batch_pairs=max(batch_size * 8, 64))
+                    max_batch_pairs=max_batch_pairs or max(batch_size * 8, 64))
     scorer = load_scorer(model, precision=precision, device=device, batch_size=batch_size, runs=runs)
     ident = scorer.identity
     click.echo(f"serving {ident['name']} ({ident['kind']}, {ident['precision']}) at http://{host}:{port}/rerank",
