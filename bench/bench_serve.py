@@ -58,6 +58,17 @@ def _wait_up(base: str, proc, deadline_s: float = 300) -> None:
     raise RuntimeError("server did not come up")
 
 
+def _health(url: str) -> dict:
+    import httpx
+
+    return httpx.get(url.rsplit("/", 1)[0] + "/health", timeout=30).json()
+
+
+def _counted(before: dict, after: dict) -> dict:
+    """Requests served and model calls made between two /health readings."""
+    return {"requests": after["requests"] - before["requests"], "model_calls": after["batches"] - before["batches"]}
+
+
 async def _load(url: str, requests: list, clients: int) -> tuple[float, list[float]]:
     """`clients` concurrent clients share `requests`, each sending its next one when the last is
     answered -> (wall seconds, each request's latency)."""
@@ -123,6 +134,7 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
         _wait_up(url.rsplit("/", 1)[0], proc)
         for level in levels:
             asyncio.run(_load(url, requests[: max(level, 16)], level))  # warm this level's batch shapes
+            before = _health(url)
             served, baseline, same_calls, latencies = [], [], [], []
             for _ in range(rounds):
                 baseline.append(_direct_pairs_per_s(direct, pairs))
@@ -139,7 +151,8 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
                                           "ratios": [round(r, 3) for r in ratios],
                                           # the most a server can batch here: all `level` requests in one call
                                           "direct_in_calls_of_pairs": level * DOCS,
-                                          "direct_in_calls_pairs_per_s": round(statistics.median(same_calls), 1)}
+                                          "direct_in_calls_pairs_per_s": round(statistics.median(same_calls), 1),
+                                          **_counted(before, _health(url))}
             result[f"ratio_clients_{level}_vs_direct"] = round(ratios[middle], 3)
     finally:
         procs.stop_tree(proc, grace=5)

@@ -145,3 +145,28 @@ def test_a_real_benchmark_writes_only_under_out(tmp_path):
     table = (tmp_path / "summary.md").read_text()
     assert "| benchmark | figure | ours | baseline (same run) | ratio | goal | met |" in table
     assert _row(table.splitlines(), "cold load, 1,000 result files")[4] == f"{s['time_ratio_ours_over_ResultCache']:.4g}x"
+
+
+def test_serve_row_judges_the_median_paired_ratio():
+    from bench.bench_serve import headline
+
+    level = {"pairs_per_s": 90.0, "p50_ms": 500.0, "p99_ms": 800.0, "direct_pairs_per_s": 100.0,
+             "ratios": [0.95, 0.9, 0.7], "direct_in_calls_of_pairs": 80, "direct_in_calls_pairs_per_s": 95.0}
+    rows = headline({"precision": "bf16", "docs_per_request": 10, "rounds": 3, "clients_8": level,
+                     "ratio_clients_8_vs_direct": 0.9})
+    assert [r["met"] for r in rows] == [True]
+    assert "calls of 80 pairs" in rows[0]["baseline"] and "[0.95, 0.9, 0.7]" in rows[0]["baseline"]
+
+
+@pytest.mark.slow
+def test_serve_benchmark_batches_concurrent_clients(tmp_path):
+    """A real server under the quick load (32 requests per level, ~40 s): 8 clients share model calls."""
+    from bench import bench_serve
+
+    result = bench_serve.run(quick=True, out=tmp_path, levels=(1, 8))
+    one, eight = result["clients_1"], result["clients_8"]
+    assert one["requests"] == eight["requests"] == 32
+    assert one["model_calls"] == 32  # a lone client is never batched with anyone
+    assert eight["model_calls"] <= 16  # 8 in flight: at least two requests per model call
+    assert 0 < result["ratio_clients_8_vs_direct"] and eight["p99_ms"] >= eight["p50_ms"] > 0
+    assert (tmp_path / "result.json").is_file()
