@@ -29,7 +29,7 @@ def server(ce_model, tmp_path_factory):
     port = procs.free_port()
     log = tmp_path_factory.mktemp("serve-log") / "server.log"
     argv = [sys.executable, "-m", "wrapper", "serve", str(ce_model), "--port", str(port), "--precision", "fp32",
-            "--max-documents", "8", "--max-chars", "500", "--max-wait-ms", "20"]
+            "--max-documents", "8", "--max-chars", "500", "--max-wait-ms", "20", "--max-batch-pairs", "40"]
     with open(log, "wb") as out:
         proc = procs.start(argv, env=procs.child_env(offline=True, project_path=True), stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
@@ -61,7 +61,7 @@ def test_health_names_the_model(server, ce_model):
     assert body["model"]["kind"] == "cross-encoder" and body["model"]["precision"] == "fp32"
     assert body["model"]["name"] == "local/minilm-ce" and len(body["model"]["revision"]) == 12
     info = httpx.get(base + "/info", timeout=10).json()
-    assert info["limits"]["max_documents"] == 8
+    assert info["limits"]["max_documents"] == 8 and info["limits"]["max_batch_pairs"] == 40
 
 
 @slow
