@@ -58,10 +58,10 @@ def _wait_up(base: str, proc, deadline_s: float = 300) -> None:
     raise RuntimeError("server did not come up")
 
 
-def _health(url: str) -> dict:
+def _health(base: str) -> dict:
     import httpx
 
-    return httpx.get(url.rsplit("/", 1)[0] + "/health", timeout=30).json()
+    return httpx.get(base + "/health", timeout=30).json()
 
 
 def _counted(before: dict, after: dict) -> dict:
@@ -123,18 +123,20 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
     direct.predict(pairs[:32], batch_size=32, show_progress_bar=False)  # warm
 
     port = procs.free_port()
-    url = f"http://127.0.0.1:{port}/rerank"
+    base = f"http://127.0.0.1:{port}"
+    url = base + "/rerank"
     argv = [sys.executable, "-m", "wrapper", "serve", str(model_dir), "--port", str(port), "--precision", prec,
             *server_args]
     with open(folder / "server.log", "wb") as log:
         proc = procs.start(argv, env=procs.child_env(offline=True, project_path=True), stdout=log, stderr=log)
-    result: dict = {"server_args": list(server_args), "precision": prec, "requests_per_level": per_level, "docs_per_request": DOCS, "pairs": len(pairs),
-                    "rounds": rounds, "load_generator": "one asyncio thread, aiohttp"}
+    result: dict = {"server_args": list(server_args), "precision": prec, "requests_per_level": per_level,
+                    "docs_per_request": DOCS, "pairs": len(pairs), "rounds": rounds,
+                    "load_generator": "one asyncio thread, aiohttp"}
     try:
-        _wait_up(url.rsplit("/", 1)[0], proc)
+        _wait_up(base, proc)
         for level in levels:
             asyncio.run(_load(url, requests[: max(level, 16)], level))  # warm this level's batch shapes
-            before = _health(url)
+            before = _health(base)
             served, baseline, same_calls, latencies = [], [], [], []
             for _ in range(rounds):
                 baseline.append(_direct_pairs_per_s(direct, pairs))
@@ -152,7 +154,7 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
                                           # the most a server can batch here: all `level` requests in one call
                                           "direct_in_calls_of_pairs": level * DOCS,
                                           "direct_in_calls_pairs_per_s": round(statistics.median(same_calls), 1),
-                                          **_counted(before, _health(url))}
+                                          **_counted(before, _health(base))}
             result[f"ratio_clients_{level}_vs_direct"] = round(ratios[middle], 3)
     finally:
         procs.stop_tree(proc, grace=5)

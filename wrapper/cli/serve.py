@@ -23,7 +23,7 @@ from wrapper.procs import DEFAULT_SERVE_PORT, LOCALHOST
               help="Characters per query or document (422 above).")
 @click.option("--max-wait-ms", type=float, default=5.0, show_default=True,
               help="How long a batch waits for concurrent requests.")
-@click.option("--max-batch-pairs", type=int, default=None,
+@click.option("--max-batch-pairs", type=click.IntRange(min=1), default=None,
               help="Pairs scored in one model call (default: 8 x --batch-size, at least 64).")
 @click.option("--runs", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Parent folder of run folders (default: $AUTORERANK_RUNS or ./runs).")
