@@ -63,16 +63,11 @@ def _make_dataset(folder: Path, n_queries: int, n_candidates: int, max_words: in
                 negatives.append(corpus[did])
         rows.append({"query_id": qid, "query": queries[qid], "positive": positives, "negative": negatives})
         pairs += [(queries[qid], text) for text in positives + negatives]
+    from wrapper.dataset.writer import write_dataset
+
     data = folder / "data" / "scifact-bench"
-    if data.exists():
-        shutil.rmtree(data)
-    (data / "eval").mkdir(parents=True)
-    (data / "eval" / "validation.jsonl").write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    manifest = {"name": "scifact-bench", "format_version": 1, "splits": {"validation": {"queries": len(rows)}},
-                "has_negatives": True, "files": {"eval": {"validation": "eval/validation.jsonl"}},
-                "content_hash": f"bench-{n_queries}-{n_candidates}-{max_words}-{seed}"}
-    (data / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    write_dataset(data, eval_splits={"validation": rows}, name="scifact-bench",
+                  extra={"content_hash": f"bench-{n_queries}-{n_candidates}-{max_words}-{seed}"})
     return data, pairs
 
 

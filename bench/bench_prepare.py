@@ -232,13 +232,13 @@ def mined_overlap(ours: Path, reference: Path) -> dict:
     """How far two prepared datasets of the same data agree on what mining chose: per query, the
     share of `reference`'s negatives that `ours` also has (train: flagembedding/train.jsonl `neg`;
     held-out: the validation candidate lists), averaged over queries."""
-    from wrapper.dataset import iter_jsonl, read_split
+    from wrapper.dataset import Dataset, iter_jsonl
 
     def train(folder: Path) -> dict[str, set]:
         return {r["query"]: set(r["neg"]) for _, r in iter_jsonl(folder / "flagembedding" / "train.jsonl")}
 
     def held_out(folder: Path) -> dict[str, set]:
-        return {r["query"]: set(r["negative"]) for r in read_split(folder, "validation")}
+        return {r["query"]: set(r["negative"]) for r in Dataset.open(folder).read_split("validation")}
 
     result = {}
     for name, read in (("train_negatives", train), ("validation_candidates", held_out)):

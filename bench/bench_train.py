@@ -30,7 +30,6 @@ than the baselines on a loaded machine.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -49,10 +48,10 @@ TOPICS = ["apple", "river", "engine", "violin", "planet", "garden", "bridge", "c
 
 
 def write_dataset(root: Path, n_queries: int, negatives: int = 4, seed: int = 0) -> Path:
-    """A prepared dataset (Contract 1) of synthetic topic queries."""
+    """A prepared dataset (Contract 1, through the writer prepare uses) of synthetic topic queries."""
+    from wrapper.dataset.writer import write_dataset as write
+
     rnd = random.Random(seed)
-    for sub in ("autotrain", "flagembedding", "eval"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
     recs = []
     for i in range(n_queries):
         t = TOPICS[i % len(TOPICS)]
@@ -61,24 +60,9 @@ def write_dataset(root: Path, n_queries: int, negatives: int = 4, seed: int = 0)
         recs.append((f"q{i}", f"what do we know about the {t} in report {i}",
                      f"Report {i} explains the {t}: where the {t} comes from and why the {t} matters.", negs))
     val, train = recs[:8], recs[8:]
-    for name, rows in (("train", train), ("validation", val)):
-        with open(root / "autotrain" / f"{name}.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["anchor", "positive", "negative"])
-            for _, q, p, ns in rows:
-                for n in ns:
-                    w.writerow([q, p, n])
-    with open(root / "flagembedding" / "train.jsonl", "w", encoding="utf-8") as fh:
-        for _, q, p, ns in train:
-            fh.write(json.dumps({"query": q, "pos": [p], "neg": ns}) + "\n")
-    with open(root / "eval" / "validation.jsonl", "w", encoding="utf-8") as fh:
-        for qid, q, p, ns in val:
-            fh.write(json.dumps({"query_id": qid, "query": q, "positive": [p], "negative": ns}) + "\n")
-    (root / "dataset.json").write_text(json.dumps({
-        "name": root.name, "format_version": 1, "has_negatives": True,
-        "files": {"autotrain_train": "autotrain/train.csv", "autotrain_validation": "autotrain/validation.csv",
-                  "flagembedding_train": "flagembedding/train.jsonl", "eval": {"validation": "eval/validation.jsonl"}},
-        "content_hash": "0" * 64}), encoding="utf-8")
+    write(root, train=[{"query": q, "pos": [p], "neg": ns} for _, q, p, ns in train],
+          eval_splits={"validation": [{"query_id": qid, "query": q, "positive": [p], "negative": ns}
+                                      for qid, q, p, ns in val]})
     return root
 
 
@@ -123,7 +107,8 @@ def _env() -> dict:
 
 def _autotrain_direct(config: Path, work: Path) -> float:
     """Bare `autotrain --config` on the same config (absolute data path), cwd = a fresh folder."""
-    from wrapper.train.autotrain import child_env, find_env
+    from wrapper.train.autotrain import find_env
+    from wrapper.train.child import child_env
 
     venv = find_env()
     work.mkdir(parents=True)
@@ -192,12 +177,21 @@ def run(quick: bool = True, parts: tuple[str, ...] = ("autotrain", "cross_encode
 def _bench_autotrain(results: dict, dataset: Path, work: Path, reps: int) -> None:
     from wrapper.config import render_config
 
+    import yaml
+
+    from wrapper.dataset import Dataset
+
     at_cfg = render_config(dataset, base_model="bundled", name="bench-at", task="st:triplet", batch_size=16,
                            out_dir=work / "configs")
+    # bare AutoTrain reads the CSV folder itself (what `autorerank train` writes into config.resolved.yml)
+    raw = yaml.safe_load(at_cfg.read_text(encoding="utf-8"))
+    raw["data"]["path"] = str(Dataset.open(dataset).train_file("autotrain").parent)
+    bare_cfg = work / "configs" / "bench-at-bare.yml"
+    bare_cfg.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     direct, ours = [], []
     for i in range(reps):
         bare_wall, (wall, status) = _side_by_side(
-            lambda: _autotrain_direct(at_cfg.resolve(), work / f"direct{i}"),
+            lambda: _autotrain_direct(bare_cfg.resolve(), work / f"direct{i}"),
             lambda: _ours(at_cfg, work / "runs", f"at{i}"),
         )
         assert status["state"] == "succeeded"

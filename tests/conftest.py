@@ -15,20 +15,21 @@
 Helpers (import them: `from conftest import write_tiny_dataset`):
 - `write_tiny_dataset(root)`: a prepared dataset (Contract 1) with train and eval data.
 - `EN_ROWS`, `write_dataset(root)`: a four-query eval-only prepared dataset.
+  Both go through `wrapper.dataset.writer.write_dataset`, the writer prepare uses.
 - `write_run(root, run_id, model, dataset, base)`: a finished run folder (status.json only).
 - `write_fake_mteb_repo(root)`: a tiny `mteb/T2Reranking` dataset repo in its Hub layout.
-- `runs_dir()`: the runs folder of this test; `group_alive(pgid)`; `autorerank_bin()`;
+- `runs_dir()`: the runs folder of this test; `group_alive(pgid)`; `wait_for_trainer(pid)`; `autorerank_bin()`;
   `isolate(monkeypatch, folder)`: what `isolated_home` does, for a session/module fixture's own folder.
 - `TINY_QUERY`, `TINY_POS`, `TINY_NEG`: texts a model trained on `write_tiny_dataset` should rank.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -165,6 +166,23 @@ def group_alive(pgid: int) -> bool:
         return False
 
 
+def wait_for_trainer(child: int, timeout: float = 180):
+    """The trainer process AutoTrain launches under `child` (`accelerate launch -m autotrain.trainers...`),
+    once it runs: the moment a signal really lands inside training."""
+    import psutil
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            for proc in psutil.Process(child).children(recursive=True):
+                if any("autotrain.trainers" in part for part in proc.cmdline()):
+                    return proc
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("AutoTrain never started its trainer")
+
+
 def autorerank_bin() -> str:
     """The `autorerank` console script of this checkout's .venv (else the one on PATH)."""
     here = REPO_ROOT / ".venv" / "bin" / "autorerank"
@@ -173,15 +191,15 @@ def autorerank_bin() -> str:
 
 def write_tiny_dataset(root: Path, *, n_queries: int = 48, negatives: int = 5, val_queries: int = 8,
                        has_negatives: bool = True, seed: int = 0) -> Path:
-    """A prepared dataset (Contract 1): (n_queries - val_queries) * negatives train triplets.
+    """A prepared dataset (Contract 1, through the writer prepare uses): (n_queries - val_queries) *
+    negatives train triplets.
 
     Negatives share the query's template but name another topic, so a model has
     to read the topic word to rank well.
     """
+    from wrapper.dataset.writer import write_dataset as write
+
     rnd = random.Random(seed)
-    root = Path(root)
-    for sub in ("autotrain", "flagembedding", "eval"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
     records = []
     for i in range(n_queries):
         topic = TOPICS[i % len(TOPICS)]
@@ -192,33 +210,10 @@ def write_tiny_dataset(root: Path, *, n_queries: int = 48, negatives: int = 5, v
                 for o in others]
         records.append((f"q{i}", query, pos, negs))
     val, train = records[:val_queries], records[val_queries:]
-
-    def write_csv(path: Path, rows) -> None:
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["anchor", "positive", "negative"])
-            for _, q, p, negs in rows:
-                for n in negs or [""]:
-                    writer.writerow([q, p, n])
-
-    write_csv(root / "autotrain" / "train.csv", train)
-    write_csv(root / "autotrain" / "validation.csv", val)
-    with open(root / "flagembedding" / "train.jsonl", "w", encoding="utf-8") as fh:
-        for _, q, p, negs in train:
-            fh.write(json.dumps({"query": q, "pos": [p], "neg": negs}) + "\n")
-    with open(root / "eval" / "validation.jsonl", "w", encoding="utf-8") as fh:
-        for qid, q, p, negs in val:
-            fh.write(json.dumps({"query_id": qid, "query": q, "positive": [p], "negative": negs}) + "\n")
-    manifest = {
-        "name": root.name, "format_version": 1, "has_negatives": has_negatives,
-        "splits": {"train": {"queries": len(train), "triplets": len(train) * max(negatives, 1)},
-                   "validation": {"queries": len(val)}, "test": {"queries": 0}},
-        "files": {"autotrain_train": "autotrain/train.csv", "autotrain_validation": "autotrain/validation.csv",
-                  "flagembedding_train": "flagembedding/train.jsonl", "eval": {"validation": "eval/validation.jsonl"}},
-        "content_hash": "0" * 64,
-    }
-    (root / "dataset.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return root
+    write(root, train=[{"query": q, "pos": [p], "neg": negs} for _, q, p, negs in train],
+          eval_splits={"validation": [{"query_id": qid, "query": q, "positive": [p], "negative": negs}
+                                      for qid, q, p, negs in val]})
+    return Path(root)
 
 
 EN_ROWS = [
@@ -241,24 +236,23 @@ EN_ROWS = [
 
 
 def write_dataset(root: Path, name: str = "tiny", rows: list[dict] | None = None, split: str = "validation") -> Path:
+    """An evaluation-only prepared dataset `root/data/<name>` with one split (default: the four EN_ROWS)."""
+    from wrapper.dataset.writer import write_dataset as write
+
     folder = root / "data" / name
-    (folder / "eval").mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(r, ensure_ascii=False) for r in (rows or EN_ROWS)]
-    (folder / "eval" / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    manifest = {"name": name, "format_version": 1, "splits": {split: {"queries": len(lines)}},
-                "has_negatives": True, "files": {"eval": {split: f"eval/{split}.jsonl"}},
-                "content_hash": "sha-" + name}
-    (folder / "dataset.json").write_text(json.dumps(manifest), encoding="utf-8")
+    write(folder, eval_splits={split: rows or EN_ROWS}, name=name, extra={"content_hash": "sha-" + name})
     return folder
 
 
 def write_run(root: Path, run_id: str, model: Path, dataset: Path, base: str, *, state: str = "succeeded",
               kind: str = "cross-encoder") -> Path:
+    """A finished run folder (status.json only) through `wrapper.run`."""
+    from wrapper.run import write_status
+
     run = root / "runs" / run_id
     run.mkdir(parents=True)
-    status = {"run_id": run_id, "state": state, "backend": "cross-encoder", "task": "cross-encoder:bce",
-              "kind": kind, "base_model": base, "dataset": str(dataset), "model": str(model) if model else None}
-    (run / "status.json").write_text(json.dumps(status), encoding="utf-8")
+    write_status(run, run_id=run_id, state=state, backend="cross-encoder", task="cross-encoder:bce", kind=kind,
+                 base_model=base, dataset=str(dataset), model=str(model) if model else None)
     return run
 
 

@@ -32,12 +32,24 @@ def _load(path: Path) -> dict:
 @pytest.mark.parametrize("base_model", [*PRESETS, "some-org/some-encoder"])
 @pytest.mark.parametrize("task", ["st:triplet", "cross-encoder:bce"])
 def test_every_preset_renders_a_valid_config(dataset, base_model, task, bundled_model_path):
-    path = render_config(dataset, base_model=base_model, name="tiny-x", task=task)
+    from wrapper.basemodel import inspect
+
+    base = inspect(base_model)  # known rerankers are known offline, without their files
+    reranker = base.is_reranker
+    assert reranker == (base_model not in ("bundled", "some-org/some-encoder"))
+    if reranker and task.startswith("st:"):
+        with pytest.raises(InputError, match="drop its trained reranking head"):
+            render_config(dataset, base_model=base_model, name="tiny-x", task=task, trust_remote_code=True)
+    if base.remote_code:
+        with pytest.raises(InputError, match="needs remote code"):
+            render_config(dataset, base_model=base_model, name="tiny-x", task=task, drop_head=reranker)
+    path = render_config(dataset, base_model=base_model, name="tiny-x", task=task, drop_head=reranker,
+                         trust_remote_code=base.remote_code)
     assert path == Path("autotrain_configs") / "tiny-x.yml"
     raw = _load(path)
     assert raw["task"] == task and raw["project_name"] == "tiny-x" and raw["backend"] == "local"
     assert raw["data"] == {
-        "path": "data/tiny/autotrain", "train_split": "train", "valid_split": "validation",
+        "path": "data/tiny", "train_split": "train", "valid_split": "validation",
         "column_mapping": ({"sentence1_column": "anchor", "sentence2_column": "positive",
                             "sentence3_column": "negative"} if task == "st:triplet"
                            else {"sentence1_column": "anchor", "sentence2_column": "positive"}),
@@ -47,8 +59,8 @@ def test_every_preset_renders_a_valid_config(dataset, base_model, task, bundled_
     else:
         assert raw["base_model"] == base_model
     load_config(path)  # round-trips through the strict schema and the file checks
-    warned = "drops its\n# scoring head" in path.read_text()
-    assert warned == ("reranker" in base_model and task.startswith("st:"))
+    warned = "Note: st:triplet drops " + base_model in path.read_text()
+    assert warned == (reranker and task.startswith("st:"))
 
 
 def test_bundled_cross_encoder_preset_uses_settings_that_learn(dataset):
@@ -141,20 +153,27 @@ def test_missing_mapped_column_names_the_file_and_column(dataset):
     assert "anchor, positive, negative" in message
 
 
-def load_config_from(raw: dict) -> None:
+def load_config_from(raw: dict):
     path = Path("cfg.yml")
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    load_config(path)
+    return load_config(path)
 
 
 def test_missing_data_folder_and_split_are_reported(dataset):
     raw = _good(dataset)
-    raw["data"]["path"] = "data/nope/autotrain"
-    with pytest.raises(InputError, match="data.path 'data/nope/autotrain' is not a folder"):
+    raw["data"]["path"] = "data/nope"
+    with pytest.raises(InputError, match="data.path 'data/nope' is not a prepared dataset folder"):
         load_config_from(raw)
     raw = _good(dataset)
     raw["data"]["valid_split"] = "dev"
-    with pytest.raises(InputError, match="neither dev.csv nor dev.jsonl exists"):
+    with pytest.raises(InputError, match="data.valid_split 'dev': a prepared dataset has only the 'validation'"):
+        load_config_from(raw)
+    raw = _good(dataset)
+    raw["data"]["path"] = "data/tiny/autotrain"  # a config written before data.path held the dataset folder
+    assert load_config_from(raw).data.path == "data/tiny/autotrain"
+    raw = _good(dataset)
+    raw["task"], raw["data"]["valid_split"] = "cross-encoder:bce", "dev"
+    with pytest.raises(InputError, match=r"eval/dev.jsonl: the prepared dataset has no eval split 'dev'"):
         load_config_from(raw)
 
 
@@ -232,7 +251,9 @@ def test_autotrain_parser_accepts_every_rendered_and_checked_in_config(dataset):
     rendered = []
     for i, base in enumerate([*PRESETS, "some-org/some-encoder"]):
         for task in ("st:triplet", "st:pair", "st:qa"):
-            rendered.append(render_config(dataset, base_model=base, name=f"p{i}-{task[3:]}", task=task))
+            rendered.append(render_config(dataset, base_model=base, name=f"p{i}-{task[3:]}", task=task,
+                                          drop_head=base not in ("bundled", "some-org/some-encoder"),
+                                          trust_remote_code=True))
     rendered.append(render_config(dataset, base_model="bundled", name="hub-one", hub_username="alice"))
     # cross-encoder configs share the shape; AutoTrain does not know the task, so check
     # everything else by parsing them as st:pair
@@ -286,7 +307,7 @@ def test_flagembedding_config_has_autotrains_shape_and_flagembeddings_params(dat
                          epochs=2, lr=3e-5, batch_size=4, max_steps=7, train_group_size=3)
     raw = _load(path)
     assert list(raw) == ["task", "base_model", "project_name", "log", "backend", "data", "params"]
-    assert raw["data"]["path"].endswith("tiny/flagembedding") and raw["data"]["train_split"] == "train"
+    assert raw["data"]["path"] == "data/tiny" and raw["data"]["train_split"] == "train"
     assert raw["data"]["valid_split"] is None  # FlagEmbedding does not evaluate; the gate does afterwards
     assert raw["data"]["column_mapping"] == {"sentence1_column": "query", "sentence2_column": "pos",
                                              "sentence3_column": "neg"}

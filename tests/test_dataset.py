@@ -1,4 +1,4 @@
-"""wrapper.dataset: the one reader of Contract 1, on real prepared folders and real files."""
+"""wrapper.dataset: the one interface to Contract 1 (`Dataset`, `write_dataset`), on real prepared folders."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from wrapper import dataset as D
+from wrapper.dataset import Dataset
+from wrapper.dataset.writer import write_dataset
 from wrapper.errors import InputError
 from wrapper.prepare import PrepareOptions, prepare
 
@@ -30,42 +32,74 @@ def prepared(tmp_path_factory) -> Path:
 
 
 def test_reads_what_prepare_wrote(prepared):
-    manifest = D.read_manifest(prepared)
-    assert manifest["name"] == "sample" and manifest["format_version"] == 1
-    assert D.split_names(prepared) == ["validation", "test"]
-    records = D.read_split(prepared)
-    assert len(records) == manifest["splits"]["validation"]["queries"] > 0
+    ds = Dataset.open(prepared)
+    assert ds.root == prepared.resolve() and ds.name == "sample" and ds.manifest["format_version"] == 1
+    assert ds.splits == ["validation", "test"]
+    records = ds.read_split()
+    assert len(records) == ds.manifest["splits"]["validation"]["queries"] > 0
     for rec in records:
         assert set(rec) == {"query_id", "query", "positive", "negative"}
         assert rec["positive"] and all(isinstance(t, str) and t.strip() for t in rec["positive"])
-    assert {r["query_id"] for r in records}.isdisjoint({r["query_id"] for r in D.read_split(prepared, "test")})
+    assert {r["query_id"] for r in records}.isdisjoint({r["query_id"] for r in ds.read_split("test")})
+    assert ds.train_file("autotrain") == prepared.resolve() / "autotrain" / "train.csv"
+    assert ds.train_file("flagembedding").read_text(encoding="utf-8").count("\n") == ds.manifest["splits"]["train"]["queries"]
+
+
+def test_find_accepts_a_folder_inside_the_dataset(prepared):
+    """Configs written before the config stored the dataset root point at data/<name>/autotrain."""
+    assert Dataset.find(prepared / "autotrain").root == prepared.resolve()
+    assert Dataset.find(prepared).root == prepared.resolve()
+    with pytest.raises(InputError, match="autotrain/train.csv: prepared dataset folder not found"):
+        Dataset.find(prepared / "autotrain" / "train.csv")
 
 
 def test_missing_or_broken_manifest_names_the_file(tmp_path):
     with pytest.raises(InputError, match=r"nope: prepared dataset folder not found(.|\n)*autorerank prepare"):
-        D.read_manifest(tmp_path / "nope")
+        Dataset.open(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"empty/dataset.json: not found(.|\n)*autorerank prepare"):
-        D.read_manifest(tmp_path / "empty")
-    _write(tmp_path / "bad" / "dataset.json", '{\n  "name": "x",\n}\n')
+        Dataset.open(tmp_path / "empty")
+    _write(D.manifest_path(tmp_path / "bad"), '{\n  "name": "x",\n}\n')
     with pytest.raises(InputError, match=r"bad/dataset.json, line 3, column 1: not valid JSON"):
-        D.read_manifest(tmp_path / "bad")
-    _write(tmp_path / "list" / "dataset.json", "[1, 2]")
+        Dataset.open(tmp_path / "bad")
+    _write(D.manifest_path(tmp_path / "list"), "[1, 2]")
     with pytest.raises(InputError, match="expected a JSON object, got list"):
-        D.read_manifest(tmp_path / "list")
+        Dataset.open(tmp_path / "list")
 
 
 def test_evaluation_only_dataset_refused_for_training(tmp_path):
-    _write(tmp_path / "ev" / "dataset.json", json.dumps({"name": "ev", "eval_only": True}))
-    assert D.read_manifest(tmp_path / "ev")["eval_only"] is True
+    _write(D.manifest_path(tmp_path / "ev"), json.dumps({"name": "ev", "eval_only": True}))
+    assert Dataset.open(tmp_path / "ev").manifest["eval_only"] is True
     with pytest.raises(InputError, match="evaluation-only dataset"):
-        D.read_manifest(tmp_path / "ev", training=True)
+        Dataset.open(tmp_path / "ev", training=True)
 
 
-def test_absent_split_lists_the_ones_there_are(prepared):
+def test_absent_split_or_file_names_what_there_is(prepared, tmp_path):
     with pytest.raises(InputError, match=r"eval/dev.jsonl: the prepared dataset has no eval split 'dev' "
                                          r"\(available: validation, test\)"):
-        D.read_split(prepared, "dev")
+        Dataset.open(prepared).read_split("dev")
+    only_eval = write_dataset(tmp_path / "ev", eval_splits={"validation": [
+        {"query_id": "q1", "query": "q", "positive": ["p"], "negative": ["n"]}]})
+    with pytest.raises(InputError, match=r"ev/flagembedding/train.jsonl: the dataset has no flagembedding training file"):
+        only_eval.train_file("flagembedding")
+
+
+def test_write_dataset_is_what_prepare_writes(prepared, tmp_path):
+    """The writer the fixtures and benchmarks use gives the layout and manifest keys prepare gives."""
+    train = [{"query": "what is x", "pos": ["x is a letter"], "neg": ["y is another", "z too"]},
+             {"query": "what is w", "pos": ["w is a letter"], "neg": ["v is another"]}]
+    val = [{"query_id": "v1", "query": "what is a", "positive": ["a is a letter"], "negative": ["b", "c"]}]
+    ds = write_dataset(tmp_path / "tiny", train=train, eval_splits={"validation": val})
+    theirs = Dataset.open(prepared).manifest
+    assert set(ds.manifest["files"]) == set(theirs["files"]) and ds.manifest["has_negatives"] is True
+    assert (ds.train_file("autotrain").read_text(encoding="utf-8").splitlines()
+            == ["anchor,positive,negative", "what is x,x is a letter,y is another", "what is x,x is a letter,z too",
+                "what is w,w is a letter,v is another"])
+    assert ds.read_split() == [{**val[0], "query_id": "v1"}]
+    assert ds.manifest["splits"]["train"] == {"queries": 2, "triplets": 3}
+    # the content hash changes with the data, as prepare's does
+    other = write_dataset(tmp_path / "tiny2", train=train[:1], eval_splits={"validation": val})
+    assert len(ds.content_hash) == 64 and other.content_hash != ds.content_hash
 
 
 @pytest.mark.parametrize(
@@ -82,10 +116,11 @@ def test_absent_split_lists_the_ones_there_are(prepared):
 )
 def test_bad_split_line_names_file_and_line(tmp_path, line, match):
     folder = tmp_path / "ds"
+    _write(D.manifest_path(folder), json.dumps({"name": "ds", "files": {"eval": {"validation": "eval/validation.jsonl"}}}))
     _write(folder / "eval" / "validation.jsonl",
            json.dumps({"query_id": "a", "query": "q", "positive": ["p"], "negative": []}) + "\n" + line + "\n")
     with pytest.raises(InputError, match=r"ds/eval/validation.jsonl, " + match):
-        D.read_split(folder)
+        Dataset.open(folder).read_split()
 
 
 def test_records_are_normalised(tmp_path):

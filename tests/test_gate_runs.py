@@ -112,6 +112,27 @@ def test_a_fine_tune_that_wins_in_domain_and_loses_in_general_forgot(
 
 
 @pytest.mark.slow
+def test_gate_and_eval_take_a_run_folder_from_anywhere(isolated_home, noisy_model, bundled_model_path,
+                                                       disagreement_sets, run_cli, monkeypatch, tmp_path):
+    """A run recorded with paths relative to its project (as runs were before status.json held absolute
+    ones), judged from a folder outside that project: `Run` finds the dataset through the project."""
+    fine_wins, _ = disagreement_sets
+    write_dataset(isolated_home, "domain", fine_wins)
+    run = write_run(isolated_home, "noisy", noisy_model, Path("data/domain"), str(bundled_model_path),
+                    kind="bi-encoder")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert not Path("data/domain").exists()
+    code, out, err = run_cli("gate", str(run), "--no-general")
+    assert code == 0, err
+    assert out.startswith("gate noisy: IMPROVED")
+    code, out, err = run_cli("eval", str(run), "--no-base")
+    assert code == 0, err
+    assert "AutoRerank-domain-validation" in out and "1.0000" in out  # the fine-tune ranks every positive first
+
+
+@pytest.mark.slow
 def test_a_copy_of_the_base_is_no_better_with_a_zero_interval(isolated_home, bundled_model_path, tmp_path):
     import shutil
 
@@ -160,8 +181,8 @@ def test_general_sets_by_mteb_task_name_and_bad_specs(isolated_home, noisy_model
 @pytest.mark.parametrize(
     "state, dataset, match",
     [
-        (None, None, "not a run folder"),
-        ("failed", "ok", "the run is 'failed', not succeeded"),
+        (None, None, "empty: not a run: no such run folder"),
+        ("failed", "ok", "status.json, column 'state': run r is 'failed', not 'succeeded'"),
         ("succeeded", "gone", "dataset .* is not there"),
     ],
 )

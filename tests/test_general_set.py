@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wrapper.dataset import iter_records, read_manifest, split_path
+from wrapper.dataset import Dataset, iter_records
 
 GENERAL = Path(__file__).resolve().parent.parent / "wrapper" / "data" / "general"
 EVAL_FILE = GENERAL / "eval" / "validation.jsonl"
@@ -23,7 +23,7 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture(scope="module")
 def manifest() -> dict:
-    return read_manifest(GENERAL)
+    return Dataset.open(GENERAL).manifest
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_manifest_counts_match_the_file(manifest, records):
     assert manifest["name"] == "general-en-zh"
     assert manifest["format_version"] == 1
     assert manifest["has_negatives"] is True
-    assert split_path(GENERAL, "validation", manifest) == EVAL_FILE
+    assert Dataset.open(GENERAL).eval_split("validation") == EVAL_FILE.resolve()
     split = manifest["splits"]["validation"]
     assert split["queries"] == len(records)
     assert split["positives"] == sum(len(r["positive"]) for r in records)

@@ -356,7 +356,8 @@ def test_streamlit_argv_is_localhost_headless_without_stats():
     assert ENTRY_SCRIPT.is_file()
     opts = dict(zip(argv[5::2], argv[6::2]))
     assert opts == {"--server.address": "127.0.0.1", "--server.port": "8600", "--server.headless": "true",
-                    "--browser.gatherUsageStats": "false", "--server.fileWatcherType": "none"}
+                    "--browser.gatherUsageStats": "false", "--server.fileWatcherType": "none",
+                    "--client.toolbarMode": "viewer"}
 
 
 def test_cli_busy_port_is_an_input_error(run_cli, isolated_home):

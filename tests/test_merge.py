@@ -61,6 +61,23 @@ def test_choose_follows_the_documented_rule():
     assert "minus the tolerance" in RULE
 
 
+def test_search_goes_coarse_then_refines_around_the_best_feasible_point():
+    """A hand-made curve: in-domain MAP rises with w, the general set holds (0.70) up to w = 0.6 and then
+    falls 0.1 per 0.1 of w. Floor 0.70, tolerance 0.01. Coarse: 0, .25, .5 feasible, .75 and 1 not;
+    best feasible 0.5. Refine +-0.1: 0.4 (feasible, worse), 0.6 (feasible, better: 0.6 becomes best).
+    Refine +-0.05: 0.55 (feasible, worse), 0.65 (general 0.65: below 0.69, not feasible). Chosen: 0.6."""
+    from wrapper.merge.auto import search
+
+    def evaluate(w):
+        general = 0.70 if w <= 0.6 + 1e-9 else 0.70 - (w - 0.6)
+        return 0.40 + 0.2 * w, {"g": general}
+
+    best, points, reason = search(evaluate, {"g": 0.70}, tolerance=0.01)
+    assert sorted(p.weight for p in points) == [0.0, 0.25, 0.4, 0.5, 0.55, 0.6, 0.65, 0.75, 1.0]
+    assert best.weight == 0.6 and best.in_domain == pytest.approx(0.52) and "best in-domain" in reason
+    assert {p.weight for p in points if not p.feasible} == {0.65, 0.75, 1.0}
+
+
 # ----------------------------------------------------------------------- real models
 
 slow = pytest.mark.slow
@@ -279,6 +296,7 @@ def test_auto_picks_by_the_rule_and_keeps_the_curve(sources, bundled_model_path)
     from sentence_transformers import SentenceTransformer
 
     from wrapper.gate import in_domain_set, score_set
+    from wrapper.run import Run
 
     runs = install(sources, "bi")
     general = write_tiny_dataset(Path("data") / "general-tiny", n_queries=12, val_queries=12, seed=3)
@@ -297,13 +315,12 @@ def test_auto_picks_by_the_rule_and_keeps_the_curve(sources, bundled_model_path)
     assert by_w[0.0]["in_domain"] == pytest.approx(curve["base_in_domain"], abs=1e-6)
     assert by_w[0.0]["general"]["general-tiny"] == pytest.approx(floor, abs=1e-6)
     fine = SentenceTransformer(str(runs / "bi" / "model"), device="cpu")
-    domain = in_domain_set(Path(read_json(runs / "bi" / "status.json")["dataset"]))
+    domain = in_domain_set(Run.open("bi").dataset)
     assert by_w[1.0]["in_domain"] == pytest.approx(score_set(fine, "bi-encoder", domain).map, abs=1e-6)
-    # the chosen weight is the rule applied to the curve
-    ok = [p for p in curve["points"] if p["general"]["general-tiny"] >= floor - curve["tolerance"] - 1e-12]
-    assert ok  # w=0 always qualifies
-    best = max(ok, key=lambda p: (round(p["in_domain"], 9), round(p["general"]["general-tiny"], 9), p["weight"]))
-    assert curve["chosen"] == best["weight"] == result.status["weights"][0]
+    # the base keeps its own floor, so w=0 always qualifies and something feasible is chosen
+    # (the rule itself is pinned on hand-worked curves: test_choose_* and test_search_*)
+    assert by_w[0.0]["feasible"] is True and by_w[curve["chosen"]]["feasible"] is True
+    assert curve["chosen"] == result.status["weights"][0] and result.status["weights"][1] == pytest.approx(1 - curve["chosen"])
     status = result.status
     assert status["auto"]["chosen"] == curve["chosen"] and status["auto"]["curve"].endswith("merge_curve.json")
     assert any(m.startswith("  w=0.50") for m in messages) and any("chose w=" in m for m in messages)

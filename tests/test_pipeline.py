@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_trainer
 
 from wrapper.pipeline import DemoOptions, run_demo
 from wrapper.settings import RESULTS_METADATA
@@ -92,7 +93,7 @@ def test_ctrl_c_during_the_demo_stops_the_training_tree_and_marks_the_run(isolat
         time.sleep(0.5)
     assert pid_file.exists(), proc.communicate(timeout=60)[1].decode()[-2000:]
     child = int(pid_file.read_text().strip())
-    time.sleep(3)  # let AutoTrain get going
+    trainer = wait_for_trainer(child)  # the signal lands inside training, not before it
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()[-2000:]
@@ -103,3 +104,4 @@ def test_ctrl_c_during_the_demo_stops_the_training_tree_and_marks_the_run(isolat
     while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the training process outlived the demo"
         time.sleep(0.5)
+    assert not trainer.is_running()

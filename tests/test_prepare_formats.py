@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from wrapper.prepare import PrepareOptions, prepare
-from wrapper.prepare.manifest import content_hash
+from wrapper.dataset.writer import content_hash
 
 QUERIES = [f"question number {i} about topic {i}" for i in range(12)]
 
@@ -277,7 +277,7 @@ def test_overwrite_replaces_and_failure_leaves_nothing(tmp_path, monkeypatch, ru
     assert not (out / "stale.txt").exists() and (out / "dataset.json").exists()
 
     # a crash while writing leaves neither the target nor a temp folder behind
-    from wrapper.prepare import writers
+    from wrapper.dataset import writer as writers
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
@@ -331,7 +331,7 @@ def test_corpus_files_join_the_pool_and_need_a_text_column(tmp_path):
 
 
 def test_ctrl_c_exits_130_and_leaves_no_partial_folder(tmp_path, monkeypatch, run_cli):
-    from wrapper.prepare import writers
+    from wrapper.dataset import writer as writers
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt

@@ -200,7 +200,7 @@ FAKE_RUN = textwrap.dedent("""
 
 
 def test_supervised_runs_started_from_two_threads_at_once(tmp_path):
-    from wrapper.train.autotrain import LogParser
+    from wrapper.train.logparse import LogParser
     from wrapper.train.supervise import supervise
 
     outcomes: dict[int, object] = {}
@@ -211,8 +211,9 @@ def test_supervised_runs_started_from_two_threads_at_once(tmp_path):
         run_dir.mkdir()
         (run_dir / "status.json").write_text("{}")
         barrier.wait()
-        outcomes[i] = supervise([sys.executable, "-c", FAKE_RUN], run_dir=run_dir, env=procs.child_env(),
-                                parser=LogParser(), progress=False, status_every_s=0.1)
+        parser = LogParser()
+        outcomes[i] = (supervise([sys.executable, "-c", FAKE_RUN], run_dir=run_dir, env=procs.child_env(),
+                                 parser=parser, progress=False, status_every_s=0.1), parser)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
     for t in threads:
@@ -221,8 +222,8 @@ def test_supervised_runs_started_from_two_threads_at_once(tmp_path):
         t.join(timeout=60)
     assert sorted(outcomes) == [0, 1]
     groups = set()
-    for i, out in outcomes.items():
-        assert out.exit_code == 0 and not out.interrupted and out.parser.last_step == 2
+    for i, (out, parser) in outcomes.items():
+        assert out.exit_code == 0 and not out.interrupted and parser.last_step == 2
         _, pgid, _, sid = (tmp_path / f"r{i}" / "stderr.log").read_text().split()
         assert pgid == sid  # each run leads its own session
         groups.add(pgid)

@@ -185,9 +185,14 @@ def test_train_page_renders_the_config_before_launch(isolated_home):
     assert at.selectbox(key="train_dataset").value == "data/sample"
     assert at.selectbox(key="train_base").value == "bundled"
     from wrapper.config import TASKS
+    from wrapper.studio.training import RECOMMENDED
 
-    assert at.selectbox(key="train_task").options == list(TASKS)
-    assert "task: st:triplet" in at.code[0].value
+    assert at.selectbox(key="train_task").options == [RECOMMENDED, *TASKS]
+    assert "task: st:triplet" in at.code[0].value  # what `config` picks for an embedding model
+    assert any("**st:triplet**" in c.value and "not a reranker" in c.value for c in at.caption)
+    # the run's size on this machine, before launch: all-MiniLM-L6-v2 has 22.7M parameters
+    assert any("parameters: 22.7M" in m.value and "per epoch" in m.value for m in at.markdown), \
+        [m.value for m in at.markdown]
     at.selectbox(key="train_task").set_value("cross-encoder:bce").run()
     ok(at)
     key = "bundled|cross-encoder:bce"

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import group_alive, write_tiny_dataset
+from conftest import group_alive, write_tiny_dataset, wait_for_trainer
 from wrapper.config import render_config
 from wrapper.errors import RunFailed
 from wrapper.jsonio import read_json, read_jsonl
-from wrapper.train import reconcile, train_run
+from wrapper.run import Run
+from wrapper.train import train_run
 
 pytestmark = pytest.mark.slow
 
@@ -48,9 +49,13 @@ def test_autotrain_triplet_run_succeeds_and_its_model_loads_in_st6(triplet_confi
     assert status["exit_code"] == 0 and status["cause"] is None
     assert status["model"] == str(run_dir / "tiny-minilm") and Path(status["model"], "modules.json").exists()
     assert status["steps"] == {"done": 13, "total": 13}  # ceil(200 / 16)
-    assert status["dataset"] == "data/tiny" and status["wrapper_pid"] > 0
+    # absolute paths, so every later command works from any folder; the base as resolved and as named
+    assert status["dataset"] == str(Path("data/tiny").resolve()) and status["wrapper_pid"] > 0
+    assert status["base_model"] == status["base_model_input"] == yaml.safe_load(triplet_config.read_text())["base_model"]
     assert (run_dir / "config.yml").read_text() == triplet_config.read_text()  # the config as run
-    assert yaml.safe_load((run_dir / "config.resolved.yml").read_text())["data"]["path"].startswith("/")
+    # AutoTrain reads the triplet CSV folder the Dataset names
+    assert yaml.safe_load((run_dir / "config.resolved.yml").read_text())["data"]["path"] == str(
+        Path("data/tiny/autotrain").resolve())
     metrics = read_jsonl(run_dir / "metrics.jsonl")
     losses = [m for m in metrics if "loss" in m]
     assert losses and all(isinstance(m["step"], int) and 0 < m["step"] <= 13 for m in losses)
@@ -105,28 +110,28 @@ def test_ctrl_c_stops_autotrain_and_marks_the_run_interrupted(triplet_config):
     run_dir = Path(os.environ["AUTORERANK_RUNS"]) / "int1"
     proc = _start_cli(triplet_config, "int1")
     child = _wait_for_child(run_dir, proc)
-    time.sleep(3)  # into accelerate / the trainer
+    trainer = wait_for_trainer(child)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err
     status = read_json(run_dir / "status.json")
     assert status["state"] == "interrupted" and status["cause"] == "stopped by SIGINT"
-    assert not group_alive(child)
+    assert not group_alive(child) and not trainer.is_running()
 
 
 def test_sigkill_of_the_wrapper_ends_as_interrupted_after_reconcile(triplet_config):
     run_dir = Path(os.environ["AUTORERANK_RUNS"]) / "kill1"
     proc = _start_cli(triplet_config, "kill1")
     child = _wait_for_child(run_dir, proc)
-    time.sleep(3)
+    trainer = wait_for_trainer(child)
     proc.kill()  # no chance to clean up
     proc.wait()
     assert read_json(run_dir / "status.json")["state"] == "running"
-    status = reconcile(run_dir)
+    status = Run.load(run_dir).status
     assert status["state"] == "interrupted" and "killed?" in status["cause"]
     deadline = time.time() + 15
-    while group_alive(child) and time.time() < deadline:  # PDEATHSIG + reconcile stop the tree
+    while (group_alive(child) or trainer.is_running()) and time.time() < deadline:  # PDEATHSIG + reconcile
         time.sleep(0.2)
-    assert not group_alive(child)
+    assert not group_alive(child) and not trainer.is_running()
     assert read_json(run_dir / "status.json")["state"] == "interrupted"

@@ -184,12 +184,25 @@ def test_a_missing_base_model_ends_as_failed_with_the_cause(dataset, bundled_mod
     shutil.copytree(bundled_model_path, base)
     config = render_config(dataset, base_model=str(base), name="tiny-nobase", task="flagembedding:reranker",
                            max_steps=1, batch_size=2, train_group_size=2)
-    shutil.rmtree(base)
-    with pytest.raises(RunFailed, match="base-copy"):
+    for item in base.iterdir():  # the folder stays (the config resolves), its model is gone
+        shutil.rmtree(item) if item.is_dir() else item.unlink()
+    with pytest.raises(RunFailed, match="ValueError: Couldn't instantiate the backend tokenizer"):
         train_run(config, run_id="nobase", progress=False)
     status = read_json(runs_dir() / "nobase" / "status.json")
     assert status["state"] == "failed" and status["model"] is None and status["exit_code"] != 0
-    assert "base-copy" in status["cause"] and "ChildFailedError" not in status["cause"]
+    # the trainer's own exception, never torchrun's wrapper around it
+    assert status["cause"].startswith("ValueError: Couldn't instantiate") and "ChildFailedError" not in status["cause"]
+
+
+def test_a_base_model_folder_that_is_gone_is_refused_before_the_run(dataset, bundled_model_path, tmp_path, run_cli):
+    base = tmp_path / "base-copy"
+    shutil.copytree(bundled_model_path, base)
+    config = render_config(dataset, base_model=str(base), name="tiny-gone", task="flagembedding:reranker",
+                           max_steps=1, batch_size=2, train_group_size=2)
+    shutil.rmtree(base)
+    code, _, err = run_cli("train", config, "--run-id", "gone", "--no-gate")
+    assert code == 2 and "column 'base_model'" in err and "base-copy' looks like a local path" in err
+    assert not (runs_dir() / "gone").exists()
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@ argv, supervision and signals (with small real child processes, no model)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,8 +15,10 @@ import pytest
 
 from conftest import group_alive, runs_dir
 from wrapper.jsonio import read_json, read_jsonl
-from wrapper.train import run as runmod
-from wrapper.train.autotrain import LogParser, autotrain_total_steps, child_env, count_rows, model_files_ok
+from wrapper import run as runmod
+from wrapper.train.autotrain import autotrain_total_steps, count_rows
+from wrapper.train.child import child_env, model_files_ok
+from wrapper.train.logparse import LogParser
 from wrapper.train.cross_encoder import build_train_rows
 from wrapper.train.launch import cross_encoder_argv
 from wrapper.train.supervise import supervise
@@ -137,7 +138,7 @@ def test_reconcile_marks_a_run_with_a_dead_wrapper_interrupted_and_stops_its_chi
     run_dir.mkdir()
     child = subprocess.Popen(["sleep", "60"], cwd=run_dir, start_new_session=True)
     runmod.write_status(run_dir, run_id="r1", state="running", wrapper_pid=_dead_pid(), pid=child.pid)
-    status = runmod.reconcile(run_dir)
+    status = runmod.Run.load(run_dir).status
     assert status["state"] == "interrupted" and "ended without finishing" in status["cause"]
     assert read_json(run_dir / "status.json")["state"] == "interrupted"
     assert child.wait(timeout=10) == -signal.SIGKILL
@@ -147,11 +148,11 @@ def test_reconcile_leaves_live_and_finished_runs_alone(tmp_path):
     live = tmp_path / "live"
     live.mkdir()
     runmod.write_status(live, state="running", wrapper_pid=os.getpid())
-    assert runmod.reconcile(live)["state"] == "running"
+    assert runmod.Run.load(live).status["state"] == "running"
     done = tmp_path / "done"
     done.mkdir()
     runmod.write_status(done, state="succeeded", wrapper_pid=_dead_pid())
-    assert runmod.reconcile(done)["state"] == "succeeded"
+    assert runmod.Run.load(done).status["state"] == "succeeded"
 
 
 def test_reconcile_never_kills_an_unrelated_process_with_a_recycled_pid(tmp_path):
@@ -160,7 +161,7 @@ def test_reconcile_never_kills_an_unrelated_process_with_a_recycled_pid(tmp_path
     stranger = subprocess.Popen(["sleep", "60"], cwd=tmp_path, start_new_session=True)  # cwd outside the run
     try:
         runmod.write_status(run_dir, state="running", wrapper_pid=_dead_pid(), pid=stranger.pid)
-        assert runmod.reconcile(run_dir)["state"] == "interrupted"
+        assert runmod.Run.load(run_dir).status["state"] == "interrupted"
         time.sleep(0.2)
         assert stranger.poll() is None
     finally:
@@ -201,16 +202,17 @@ def test_supervise_writes_logs_metrics_and_pid(tmp_path):
 
 def test_supervise_reports_the_last_exception_of_a_crashing_child(tmp_path):
     (tmp_path / "status.json").write_text("{}")
+    parser = LogParser()
     out = supervise([sys.executable, "-c", FAKE_TRAINER, "fail"], run_dir=tmp_path, env=dict(os.environ),
-                    parser=LogParser(), progress=False)
+                    parser=parser, progress=False)
     assert out.exit_code == 1
-    assert out.parser.cause == "ValueError: the data is bad"
+    assert parser.cause == "ValueError: the data is bad"
 
 
 WRAPPER = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from wrapper.train.autotrain import LogParser
+    from wrapper.train.logparse import LogParser
     from wrapper.train.supervise import supervise
     run_dir = Path(sys.argv[1])
     out = supervise([sys.executable, "-c", sys.argv[2], "hang"], run_dir=run_dir, env=dict(os.environ),
@@ -269,12 +271,12 @@ def test_push_to_hub_without_a_token_is_refused_up_front(tiny_configs):
 
 def test_a_run_refused_after_its_folder_exists_still_says_why_in_status_json(tiny_configs, run_cli, tmp_path):
     """build_command fails (no AutoTrain env) after resolve made the run folder: status.json says failed + why."""
-    from wrapper.train import read_status
+    from wrapper.run import Run
 
     code, _, err = run_cli("train", tiny_configs["st"], "--run-id", "no-env", "--no-gate", "--no-progress",
                            "--autotrain-env", tmp_path / "no-such-env")
     assert code == 2 and "no AutoTrain environment here" in err and "Traceback" not in err
-    status = read_status(runs_dir() / "no-env")
+    status = Run.load(runs_dir() / "no-env", reconcile=False).status
     assert status["state"] == "failed" and status["run_id"] == "no-env" and status["backend"] == "autotrain"
     assert status["cause"].startswith("could not build the training command: ") and "no-such-env" in status["cause"]
     assert status["ended_at"] and status["model"] is None and status["task"] == "st:triplet"

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wrapper import jsonio, settings
-from wrapper.dataset import sha256_file
+from wrapper import settings
+from wrapper.dataset import Dataset, is_dataset, manifest_path, sha256_file
 from wrapper.errors import RunFailed
+from wrapper.run import STATUS, Run, is_run
 
 
 @dataclass
@@ -99,9 +100,8 @@ def prepare_dataset(opts: DemoOptions) -> Path:
 
     out = opts.data_root / opts.name
     wanted = {"val_ratio": opts.val_ratio, "num_negatives": opts.num_negatives, "seed": opts.seed}
-    manifest_path = out / "dataset.json"
-    if manifest_path.exists() and not opts.fresh:
-        manifest = jsonio.read_json(manifest_path)
+    if is_dataset(out) and not opts.fresh:
+        manifest = Dataset.open(out).manifest
         have = manifest.get("options", {})
         sources = manifest.get("sources", [])
         same_source = bool(sources) and sources[0].get("sha256") == sha256_file(opts.raw)
@@ -121,12 +121,11 @@ def train_or_reuse(config_path: Path, run_id: str, runs: Path, fresh: bool) -> P
     from wrapper.train import train_run
 
     run_dir = runs / run_id
-    status_path = run_dir / "status.json"
-    if status_path.exists() and not fresh:
-        status = jsonio.read_json(status_path)
+    if is_run(run_dir) and not fresh:
+        run = Run.load(run_dir)
         run_config = run_dir / "config.yml"
         same = run_config.exists() and run_config.read_text() == Path(config_path).read_text()
-        if status.get("state") == "succeeded" and same and status.get("model") and Path(status["model"]).exists():
+        if run.state == "succeeded" and same and run.model_dir is not None and run.model_dir.exists():
             return run_dir
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -146,9 +145,10 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
     general_names = [s.name for s in resolve_general(general)]
 
     with _timed(out, "prepare") as t:
-        before = (out.dataset / "dataset.json").stat().st_mtime if (out.dataset / "dataset.json").exists() else None
+        manifest = manifest_path(out.dataset)
+        before = manifest.stat().st_mtime if manifest.exists() else None
         prepare_dataset(opts)
-        after = (out.dataset / "dataset.json").stat().st_mtime
+        after = manifest.stat().st_mtime
         t.action = "reused" if before == after else "done"
         t.detail = str(out.dataset)
     # freshly prepared data (first run, or the sample or options changed): earlier runs are stale
@@ -176,18 +176,19 @@ def run_demo(opts: DemoOptions | None = None) -> DemoResult:
             )
             t.detail = str(config_path)
         with _timed(out, f"train {label}") as t:
-            before = (runs / run_id / "status.json").stat().st_mtime if (runs / run_id / "status.json").exists() else None
+            status_file = runs / run_id / STATUS
+            before = status_file.stat().st_mtime if status_file.exists() else None
             try:
                 run_dir = train_or_reuse(config_path, run_id, runs, retrain)
             except RunFailed as exc:
                 raise RunFailed(f"demo: the {label} run failed: {exc}") from exc
-            after = (run_dir / "status.json").stat().st_mtime
+            after = (run_dir / STATUS).stat().st_mtime
             t.action = "reused" if before == after and not retrain else "done"
             t.detail = str(run_dir)
             run_reused = t.action == "reused"
         out.runs[label] = run_dir
         with _timed(out, f"evaluate + gate {label}") as t:
-            stored = (jsonio.read_json(run_dir / "status.json").get("gate") or {}) if run_reused else {}
+            stored = (Run.load(run_dir).gate or {}) if run_reused else {}
             same_general = [g.get("name") for g in stored.get("general", [])] == general_names
             if stored.get("version") == GATE_VERSION and same_general:
                 t.action = "reused"  # same run, same dataset: the verdict stands
@@ -207,8 +208,8 @@ def _summary_rows(out: DemoResult, results: Path, runs: Path) -> list[dict]:
     rows: list[dict] = []
     seen_base = False
     for label, run_dir in out.runs.items():
-        status = jsonio.read_json(run_dir / "status.json")
-        report = evaluate(status["run_id"], datasets=[out.dataset], splits=["validation"], results=results, runs=runs)
+        status = Run.load(run_dir).status
+        report = evaluate(str(run_dir), datasets=[out.dataset], splits=["validation"], results=results, runs=runs)
         for row in report.rows:
             scores = row.get("scores", {})
             entry = {

@@ -1,13 +1,18 @@
-"""Child processes, in one place: start, stop a tree, ports, SIGTERM, a child's environment.
+"""Child processes, in one place: start, supervise, stop a tree, ports, SIGTERM, a child's environment.
 
-Every child (training, AutoTrain's UI, the leaderboard, `autorerank serve`, the studio's
-jobs) is started by `start`: an argv list, its own session and process group
-(`start_new_session`: thread-safe, unlike `preexec_fn`), stdin closed. `stop_tree` ends
-it and all it started (the group and every descendant: uvicorn under `autotrain app`
-opens a session of its own): a signal, `GRACE_SECONDS`, then SIGKILL.
-`die_with_parent=True` adds Linux PR_SET_PDEATHSIG through a small exec trampoline: the
-child gets SIGTERM when the *thread* that started it ends (a SIGKILLed wrapper leaves no
-trainer behind), so start such a child from a thread that outlives it.
+Every child (training, AutoTrain's UI, the leaderboard and studio servers, the studio's
+jobs) is a `Child`: an argv list started in its own session and process group
+(`start_new_session`: thread-safe, unlike `preexec_fn`), stdin closed, its output
+inherited, sent to one log file, or pumped line by line (two threads) into per-stream
+logs and a callback. `supervise(child)` waits for it in the foreground and turns Ctrl-C,
+SIGTERM and SIGHUP into a clean stop of the whole tree and an `Outcome`; `on_exit`
+reaps a background child on a thread (studio jobs). `stop_tree` ends a child and all it
+started (the group and every descendant: uvicorn under `autotrain app` opens a session
+of its own): a signal, `GRACE_SECONDS`, then SIGKILL. `die_with_parent=True` adds Linux
+PR_SET_PDEATHSIG through a small exec trampoline: the child gets SIGTERM when the
+*thread* that started it ends (a SIGKILLed wrapper leaves no trainer behind), so start
+such a child from a thread that outlives it. Nothing else in the code base polls a
+child process.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 GRACE_SECONDS = 10.0  # a stopped child's time to end by itself before SIGKILL
 KILL_WAIT_SECONDS = 5.0  # time for SIGKILLed processes to disappear
@@ -155,6 +161,155 @@ def _live(p) -> bool:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True when `pid` is a live (non-zombie) process."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def group_members(pgid: int, *, cwd_within: str | os.PathLike) -> list[int]:
+    """Pids of process group `pgid` whose working directory is inside `cwd_within`.
+
+    The cwd check guards against a recycled pid: our training children always run with
+    cwd = their run folder.
+    """
+    folder = Path(cwd_within).resolve()
+    members = []
+    proc = Path("/proc")
+    if not proc.exists():
+        return members
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            cwd = Path(os.readlink(entry / "cwd")).resolve()
+        except (OSError, ProcessLookupError):
+            continue
+        if cwd == folder or folder in cwd.parents:
+            members.append(int(entry.name))
+    return members
+
+
+@dataclass
+class Outcome:
+    """How a supervised child ended: its exit code, whether we stopped it and why, its wall time."""
+
+    exit_code: int | None
+    interrupted: bool = False
+    signal_name: str | None = None
+    wall_s: float = 0.0
+
+
+class Child:
+    """A child process started by `start` (see the module doc for the three output modes).
+
+    `log`: stdout and stderr go to this file. `logs=(out, err)`: each stream is pumped
+    line by line into its file and `on_line(line, stream)` ("stdout"/"stderr"). Neither:
+    the child writes to our terminal. `on_exit(code)` runs on a thread once it ends.
+    """
+
+    def __init__(self, argv: Sequence[str | os.PathLike], *, cwd: str | os.PathLike | None = None,
+                 env: Mapping[str, str] | None = None, log: str | os.PathLike | None = None,
+                 logs: tuple[str | os.PathLike, str | os.PathLike] | None = None,
+                 on_line: Callable[[str, str], None] | None = None, on_exit: Callable[[int], None] | None = None,
+                 die_with_parent: bool = False):
+        self.argv = [os.fspath(a) for a in argv]
+        self.started = time.monotonic()
+        self._threads: list[threading.Thread] = []
+        self._files: list = []
+        if logs is not None:
+            self.proc = start(self.argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              die_with_parent=die_with_parent, text=True, encoding="utf-8", errors="replace",
+                              bufsize=1)
+            for stream, path, name in ((self.proc.stdout, logs[0], "stdout"), (self.proc.stderr, logs[1], "stderr")):
+                sink = open(path, "w", encoding="utf-8", errors="replace")
+                self._files.append(sink)
+                thread = threading.Thread(target=self._pump, args=(stream, sink, name, on_line), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        elif log is not None:
+            with open(log, "wb") as sink:
+                self.proc = start(self.argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                  die_with_parent=die_with_parent)
+        else:
+            self.proc = start(self.argv, cwd=cwd, env=env, die_with_parent=die_with_parent)
+        if on_exit is not None:
+            threading.Thread(target=lambda: on_exit(self.proc.wait()), daemon=True,
+                             name=f"reap-{self.proc.pid}").start()
+
+    @staticmethod
+    def _pump(stream, sink, name: str, on_line) -> None:
+        for line in stream:
+            sink.write(line)
+            sink.flush()
+            if on_line is not None:
+                on_line(line, name)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.proc.poll()
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, grace: float = GRACE_SECONDS) -> int | None:
+        """Stop the child's whole tree (see `stop_tree`); returns its exit code."""
+        return stop_tree(self.proc, grace=grace)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait for the output pumps to drain, then close the log files."""
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        for sink in self._files:
+            sink.close()
+
+
+def supervise(child: Child, *, on_tick: Callable[[], None] | None = None, tick_s: float = 0.2,
+              signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Outcome:
+    """Wait for `child` in the foreground; Ctrl-C or one of `signals` stops its whole tree.
+
+    `on_tick` runs every `tick_s` while it runs (status updates). Whatever happens, no
+    process of the child's group survives this call and its logs are closed.
+    """
+    stop_signal: list[int] = []
+    try:
+        with interrupt_on(signals):
+            while child.running():
+                time.sleep(tick_s)
+                if on_tick is not None:
+                    on_tick()
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a signal through interrupt_on
+        stop_signal.append(signal_of(exc))
+    finally:
+        with signals_ignored((signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
+            # stopped or not, no straggler of the child's group survives it
+            child.stop(grace=GRACE_SECONDS if stop_signal or child.running() else 0)
+            child.close()
+    return Outcome(exit_code=child.proc.returncode, interrupted=bool(stop_signal),
+                   signal_name=signal.Signals(stop_signal[0]).name if stop_signal else None,
+                   wall_s=time.monotonic() - child.started)
 
 
 def port_free(host: str, port: int) -> bool:

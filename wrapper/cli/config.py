@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-TASK_CHOICES = ["st:triplet", "st:pair", "st:qa", "cross-encoder:bce", "cross-encoder:mnrl", "cross-encoder:listwise",
-                "flagembedding:reranker"]
+TASK_CHOICES = ["text_regression", "cross-encoder:bce", "cross-encoder:mnrl", "cross-encoder:listwise",
+                "flagembedding:reranker", "st:triplet", "st:pair", "st:qa"]
 
 
 @click.command()
@@ -18,9 +18,24 @@ TASK_CHOICES = ["st:triplet", "st:pair", "st:qa", "cross-encoder:bce", "cross-en
 @click.option("--name", default=None, help="Config and AutoTrain project name (letters, digits, hyphens; <= 50). "
                                            "Default: <dataset>-<model preset>.")
 @click.option("--task", default=None, metavar="[" + "|".join(TASK_CHOICES) + "]",
-              help="st:* runs in AutoTrain (bi-encoder); cross-encoder:* runs our reranker backend; "
-                   "flagembedding:reranker runs FlagEmbedding's encoder-only reranker fine-tune. "
-                   "Default: st:triplet, or st:pair when the dataset has no negatives.")
+              help="text_regression: AutoTrain trains a reranker's own head on pair texts; cross-encoder:* runs "
+                   "our reranker backend; flagembedding:reranker runs FlagEmbedding's reranker fine-tune; st:* "
+                   "runs AutoTrain's sentence-transformers tasks (a bi-encoder). Default: from the base model - "
+                   "a reranker gets text_regression where AutoTrain reads its pairs exactly, else "
+                   "cross-encoder:mnrl; an embedding model gets st:triplet (st:pair without negatives).")
+@click.option("--drop-reranker-head", "drop_head", is_flag=True,
+              help="Allow st:* on a reranker base: AutoTrain keeps its encoder and drops its trained head.")
+@click.option("--trust-remote-code", is_flag=True,
+              help="Allow a base whose model code lives in its repository (config.json auto_map); that code "
+                   "runs on this machine.")
+@click.option("--targets", type=click.Choice(["anchored", "binary"]), default=None,
+              help="text_regression targets: anchored (the base's own logit moved up for a positive, down for a "
+                   "negative; default) or binary (1/0).")
+@click.option("--margin", type=float, default=None,
+              help="text_regression, anchored: the move, in standard deviations of the base's logits (default 1).")
+@click.option("--negatives", type=int, default=None, help="text_regression: negatives per training query (default 7).")
+@click.option("--probe/--no-probe", default=True, show_default=True,
+              help="Time a few training steps on this machine to estimate the time per epoch.")
 @click.option("--epochs", type=int, default=None, help="Training epochs (preset default otherwise).")
 @click.option("--lr", type=float, default=None, help="Learning rate (preset default otherwise).")
 @click.option("--batch-size", type=int, default=None, help="Per-device batch size.")
@@ -34,8 +49,8 @@ TASK_CHOICES = ["st:triplet", "st:pair", "st:qa", "cross-encoder:bce", "cross-en
 @click.option("--out-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("autotrain_configs"),
               show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing config of that name.")
-def config(dataset_dir, base_model, name, task, epochs, lr, batch_size, max_steps, max_seq_length, extra,
-           hub_username, out_dir, overwrite) -> None:
+def config(dataset_dir, base_model, name, task, drop_head, trust_remote_code, targets, margin, negatives, probe,
+           epochs, lr, batch_size, max_steps, max_seq_length, extra, hub_username, out_dir, overwrite) -> None:
     """Write an AutoTrain-schema config for DATASET_DIR (a folder from `autorerank prepare`).
 
     \b
@@ -48,8 +63,9 @@ def config(dataset_dir, base_model, name, task, epochs, lr, batch_size, max_step
     """
     import yaml
 
-    from wrapper.config import default_base_model, preset_for, render_config
+    from wrapper.config import build_config, default_base_model, default_name, write_config
     from wrapper.errors import InputError
+    from wrapper.sizing import estimate
 
     params = {}
     for item in extra:
@@ -72,15 +88,18 @@ def config(dataset_dir, base_model, name, task, epochs, lr, batch_size, max_step
     if max_seq_length is not None:
         params["max_seq_length"] = max_seq_length
     base_model = base_model or default_base_model()
+    plan = build_config(dataset_dir, base_model=base_model, name=name or "unnamed", task=task, epochs=epochs, lr=lr,
+                        batch_size=batch_size, max_steps=max_steps, hub_username=hub_username, drop_head=drop_head,
+                        trust_remote_code=trust_remote_code, targets=targets, margin=margin, negatives=negatives,
+                        **params)
     if name is None:
-        name = f"{dataset_dir.name}-{preset_for(base_model)[1]['slug']}"
-        if task and task.startswith("cross-encoder:"):
-            name += "-ce-" + task.split(":", 1)[1]
-        elif task and task.startswith("flagembedding:"):
-            name += "-flagembedding"
-    path = render_config(
-        dataset_dir, base_model=base_model, name=name, task=task, epochs=epochs, lr=lr, batch_size=batch_size,
-        max_steps=max_steps, out_dir=out_dir, overwrite=overwrite, hub_username=hub_username, **params,
-    )
+        plan.raw["project_name"] = default_name(dataset_dir, base_model, plan.raw["task"], reranker=plan.base.is_reranker)
+    path = write_config(plan, out_dir=out_dir, overwrite=overwrite)
     click.echo(str(path))
+    click.echo(f"task: {plan.raw['task']}: {plan.route.reason}", err=True)
+    for note in plan.notes:
+        click.secho(f"warning: {note}", fg="yellow", err=True)
+    for line in estimate(plan, probe=probe).lines():
+        click.echo(f"  {line}", err=True)
     click.echo(f"next: autorerank train {path}", err=True)
+

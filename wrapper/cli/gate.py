@@ -97,19 +97,14 @@ def gate(run, general, no_general, fail_on, split, tolerance, general_tolerance,
       autorerank gate runs/my-run --general data/scifact-dev --general T2Reranking
       autorerank gate my-run --fail-on regressed,collapsed,forgot   # in CI
     """
-    from wrapper import settings
-    from wrapper.errors import InputError
     from wrapper.gate import DEFAULT_TOLERANCE, GENERAL_TOLERANCE, check_run, enforce, parse_fail_on
+    from wrapper.run import Run
 
     refuse = parse_fail_on(fail_on)
-    run_dir = Path(run)
-    if not (run_dir / "status.json").exists():
-        run_dir = settings.runs_dir(runs) / run
-    if not (run_dir / "status.json").exists():
-        raise InputError.at(run, "no such run (no status.json)", hint="pass a run id under runs/ or a run folder")
-    result = check_run(run_dir, results=results, runs=runs, split=split,
+    found = Run.open(run, runs)
+    result = check_run(found, results=results, runs=runs, split=split,
                        tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
                        general=general_specs(general, no_general),
                        general_tolerance=GENERAL_TOLERANCE if general_tolerance is None else general_tolerance)
-    click.echo(f"gate {run_dir.name}: {result.sentence()}")
-    enforce({run_dir.name: result.verdict}, refuse)
+    click.echo(f"gate {found.id}: {result.sentence()}")
+    enforce({found.id: result.verdict}, refuse)

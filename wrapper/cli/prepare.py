@@ -6,7 +6,19 @@ from pathlib import Path
 
 import click
 
-from wrapper.prepare.options import Format
+from wrapper.prepare.flags import OPTIONS
+
+
+def prepare_options(func):
+    """The options of `wrapper.prepare.flags.OPTIONS` as click options."""
+    for decls, kwargs in reversed(OPTIONS):
+        kwargs = dict(kwargs)
+        if kwargs.get("type") == "path":
+            kwargs["type"] = click.Path(path_type=Path)
+        if "choices" in kwargs:
+            kwargs["type"] = click.Choice(kwargs.pop("choices"))
+        func = click.option(*decls, **kwargs)(func)
+    return func
 
 
 def _margin(value: str | None) -> float | None:
@@ -32,53 +44,7 @@ Examples:
 """,
 )
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "-o", type=click.Path(path_type=Path),
-              help="Output folder [default: data/<--name>]; one of --out and --name is required.")
-@click.option("--format", "fmt", type=click.Choice([f.value for f in Format]), default="auto", show_default=True,
-              help="Input format; auto detects it from each source's shape.")
-@click.option("--query-col", help="Column holding the query (default: query, question, anchor, ...).")
-@click.option("--passage-col", help="Column holding the passage (pairs/positives).")
-@click.option("--label-col", help="Column holding the relevance label (pairs).")
-@click.option("--pos-col", help="Column holding the positive(s) (triplets/listwise/positives).")
-@click.option("--neg-col", help="Column holding the negative(s) (triplets/listwise).")
-@click.option("--split", "split", help="BEIR qrels split to read (qrels/<split>.tsv); default train.")
-@click.option("--label-threshold", type=float, help="Labels >= this are positives [default: 1, or 0.5 for fractions].")
-@click.option("--val-ratio", type=float, default=0.1, show_default=True, help="Share of queries held out for validation (1.0: an evaluation-only dataset).")
-@click.option("--test-ratio", type=float, default=0.0, show_default=True, help="Share of queries held out for test.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split and random negatives.")
-@click.option("--group-by", "group_by", metavar="passage|article|COLUMN",
-              help="Split whole groups, not single queries: 'passage' keeps queries that share a labelled "
-                   "passage together (SQuAD: several questions per paragraph), 'article' keeps a SQuAD "
-                   "article together, COLUMN keeps a table's rows with the same value together. "
-                   "[default: split by query]")
-@click.option("--mine/--no-mine", default=True, show_default=True, help="Mine hard negatives.")
-@click.option("--miner", default="bundled", show_default=True,
-              help="sentence-transformers model (name or path) used to mine; 'bundled' = all-MiniLM-L6-v2.")
-@click.option("--num-negatives", type=int, default=4, show_default=True, help="Negatives per training query.")
-@click.option("--eval-negatives", type=int, help="Candidates per held-out query [default: 2 x --num-negatives].")
-@click.option("--range-min", type=int, default=0, show_default=True, help="Skip this many top hits when mining.")
-@click.option("--margin", default="0.05", show_default=True,
-              help="False-negative guard: drop candidates scoring above pos - |pos| x MARGIN; 'off' disables.")
-@click.option("--random-negatives", type=int, default=0, show_default=True,
-              help="How many of the negatives are drawn at random instead of mined.")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Encoding batch size for mining.")
-@click.option("--corpus", multiple=True, type=click.Path(path_type=Path),
-              help="Extra passages to mine from (jsonl/csv/tsv/parquet/txt); repeatable.")
-@click.option("--name", help="Dataset name in dataset.json [default: the --out folder name].")
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the inputs.")
-@click.option("--title/--no-title", "use_title", default=True, show_default=True,
-              help="BEIR: prefix document titles to their text.")
-@click.option("--max-line-bytes", type=int, default=32 * 1024 * 1024, show_default=True,
-              help="Refuse lines longer than this (catches files without line breaks).")
-@click.option("--teacher", default="miner", show_default=True,
-              help="Teacher scores for distillation (pos_scores/neg_scores in flagembedding/train.jsonl): "
-                   "'miner' keeps the mining scores; a model folder, run id or Hub id (a cross-encoder or "
-                   "a bi-encoder) scores every training pair with it; 'off' keeps none.")
-@click.option("--device", help="Device for the miner (cpu, cuda, ...) [default: best available].")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
-              help="Miner weights: auto = bf16 where the CPU (avx512_bf16/AMX) or GPU does bf16, else fp32; "
-                   "recorded in dataset.json (mining.precision).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
+@prepare_options
 def prepare(sources, out, fmt, margin, corpus, teacher, **flags) -> None:
     """Turn raw data into train/validation(/test) sets with hard negatives.
 

@@ -29,9 +29,9 @@ Public API: `render_config(...)`, `load_config(path)`, `validate_config(config, 
 
 from __future__ import annotations
 
-from wrapper.config.files import load_config, resolve_data_path, split_file, validate_config, validate_files
+from wrapper.config.files import config_dataset, load_config, validate_config, validate_files
 from wrapper.config.presets import GENERIC_PRESET, PRESETS, default_base_model, preset_for
-from wrapper.config.render import build_config, render_config
+from wrapper.config.render import ConfigPlan, build_config, default_name, render_config, write_config
 from wrapper.config.schema import (
     AUTOTRAIN_TASKS,
     CROSS_ENCODER_LOSSES,
@@ -57,7 +57,7 @@ __all__ = [
     "AUTOTRAIN_TASKS", "CROSS_ENCODER_LOSSES", "CROSS_ENCODER_TASKS", "FLAGEMBEDDING_TASKS", "GENERIC_PRESET",
     "PRESETS", "PROJECT_NAME_RE", "TASKS", "TOKEN_LITERAL_RE", "TOKEN_PLACEHOLDER", "AutoTrainParams",
     "ColumnMapping", "CrossEncoderParams", "DataSection", "FlagEmbeddingParams", "HubSection", "TrainConfig",
-    "build_config", "default_base_model", "is_cross_encoder", "is_flagembedding", "load_config",
-    "params_class", "parse_config", "preset_for", "render_config", "resolve_data_path", "split_file",
+    "ConfigPlan", "build_config", "default_name", "write_config", "default_base_model", "is_cross_encoder", "is_flagembedding", "load_config",
+    "params_class", "parse_config", "preset_for", "render_config", "config_dataset",
     "validate_config", "validate_files",
 ]

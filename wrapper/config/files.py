@@ -10,14 +10,6 @@ from wrapper.dataset import iter_jsonl
 from wrapper.errors import InputError
 
 
-def split_file(data_path: Path, split: str) -> Path | None:
-    for ext in ("csv", "jsonl"):
-        candidate = data_path / f"{split}.{ext}"
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def _columns_of(path: Path) -> list[str]:
     if path.suffix == ".csv":
         with open(path, newline="", encoding="utf-8") as fh:
@@ -36,70 +28,59 @@ def first_record(path: Path) -> tuple[int, dict]:
                         hint="run `autorerank prepare` again")
 
 
-def resolve_data_path(config: TrainConfig, base: Path | None = None) -> Path:
-    """`data.path` as an absolute path (relative paths are relative to `base`, default cwd)."""
+def config_dataset(config: TrainConfig, source: object = "<config>", base: Path | None = None):
+    """The prepared dataset a config trains on (`data.path`: the dataset folder, or for configs written
+    before that, a folder inside it such as `data/<name>/autotrain`); relative to `base` (default cwd)."""
+    from wrapper.dataset import Dataset, is_dataset
+
     path = Path(config.data.path).expanduser()
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
-    return path.resolve()
+    if not is_dataset(path) and not is_dataset(path.parent):
+        raise InputError.at(
+            source, f"data.path {config.data.path!r} is not a prepared dataset folder (resolved to {path})",
+            hint="point it at data/<name> written by `autorerank prepare`",
+        )
+    return Dataset.find(path, training=True)
+
+
+def _check_columns(found: Path, wanted: list[str]) -> None:
+    columns = _columns_of(found)
+    for column in wanted:
+        if column not in columns:
+            raise InputError.at(
+                found,
+                f"this column (named in data.column_mapping) is missing; the file has {', '.join(columns)}",
+                line=1,
+                column=column,
+                hint="fix data.column_mapping to name existing columns",
+            )
 
 
 def validate_files(config: TrainConfig, source: object = "<config>", base: Path | None = None) -> None:
-    """Check that the data the config names exists and has the mapped columns."""
-    data_path = resolve_data_path(config, base)
-    if not data_path.is_dir():
-        raise InputError.at(
-            source,
-            f"data.path {config.data.path!r} is not a folder (resolved to {data_path})",
-            hint="point it at data/<name>/autotrain (flagembedding:reranker: data/<name>/flagembedding) "
-                 "written by `autorerank prepare`",
-        )
-    mapping = config.data.column_mapping
-    wanted = [c for c in (mapping.sentence1_column, mapping.sentence2_column,
-                          mapping.sentence3_column, mapping.target_column) if c]
-    splits = [("train_split", config.data.train_split)]
-    if config.data.valid_split:
-        splits.append(("valid_split", config.data.valid_split))
-    for key, split in splits:
-        found = split_file(data_path, split)
-        if found is None:
+    """Check that the data the config names exists and, for AutoTrain's st:* tasks, has the mapped columns."""
+    dataset = config_dataset(config, source, base)
+    for key, split, allowed in (("train_split", config.data.train_split, "train"),
+                                ("valid_split", config.data.valid_split, "validation")):
+        if split is not None and split != allowed and (config.task.startswith("st:") or key == "train_split"):
             raise InputError.at(
-                source,
-                f"data.{key} {split!r}: neither {split}.csv nor {split}.jsonl exists in {data_path}",
-                hint="run `autorerank prepare` first or fix data.path / the split name",
-            )
-        columns = _columns_of(found)
-        for column in wanted:
-            if column not in columns:
-                raise InputError.at(
-                    found,
-                    f"this column (named in data.column_mapping) is missing; the file has {', '.join(columns)}",
-                    line=1,
-                    column=column,
-                    hint="fix data.column_mapping to name existing columns",
-                )
+                source, f"data.{key} {split!r}: a prepared dataset has only the {allowed!r} split for training "
+                f"(in {dataset.root})", hint=f"set data.{key}: {allowed}")
+    if config.task.startswith("st:"):
+        mapping = config.data.column_mapping
+        wanted = [c for c in (mapping.sentence1_column, mapping.sentence2_column, mapping.sentence3_column) if c]
+        _check_columns(dataset.train_file("autotrain"), wanted)
+        if config.data.valid_split:
+            _check_columns(dataset.train_file("autotrain_validation"), wanted)
+        return
+    train = dataset.train_file("flagembedding")
     if config.is_flagembedding:
         from wrapper.config.flagembedding import check_base_folder, check_train_file
 
         check_base_folder(config.base_model, source)
-        check_train_file(config, data_path, source)
-    if config.is_cross_encoder:
-        root = data_path.parent
-        train = root / "flagembedding" / "train.jsonl"
-        if not train.exists():
-            raise InputError.at(
-                source,
-                f"the cross-encoder backend trains on {train}, which does not exist",
-                hint="data.path must be data/<name>/autotrain of a dataset written by `autorerank prepare`",
-            )
-        if config.data.valid_split:
-            val = root / "eval" / f"{config.data.valid_split}.jsonl"
-            if not val.exists():
-                raise InputError.at(
-                    source,
-                    f"the cross-encoder backend evaluates on {val}, which does not exist",
-                    hint="set data.valid_split to null to train without evaluation",
-                )
+        check_train_file(config, train, source)
+    if config.data.valid_split and not config.is_flagembedding:
+        dataset.eval_split(config.data.valid_split)
 
 
 def validate_config(raw: dict, source: object = "<config>", base: Path | None = None) -> TrainConfig:

@@ -3,7 +3,7 @@
 - Only the encoder-only reranker is supported: FlagEmbedding's decoder-only (LLM) and
   layerwise rerankers are rejected by task name and by base model (its name, or for a
   local folder the architecture in its config.json), with a message naming what works.
-- The data is `data/<name>/flagembedding/train.jsonl` ({"query", "pos": [..], "neg": [..]},
+- The data is the dataset's `flagembedding/train.jsonl` ({"query", "pos": [..], "neg": [..]},
   optionally "pos_scores"/"neg_scores" for `distill`). FlagEmbedding has no evaluation
   during training: `data.valid_split` is null and the gate judges the run afterwards.
 - No `hub:` push: FlagEmbedding logs its `--token` argument (read from $HF_TOKEN), so the
@@ -110,13 +110,8 @@ def _is_list_of(value: Any, kinds: tuple[type, ...]) -> bool:
                                                            for v in value)
 
 
-def check_train_file(config: TrainConfig, data_path: Path, source: object) -> None:
+def check_train_file(config: TrainConfig, train: Path, source: object) -> None:
     """The train file's first record has the shape FlagEmbedding reads (and the teacher scores for distill)."""
-    train = data_path / f"{config.data.train_split}.jsonl"
-    if not train.is_file():
-        raise InputError.at(source, f"FlagEmbedding trains on {train}, which does not exist",
-                            hint="data.path must be data/<name>/flagembedding of a dataset written by "
-                                 "`autorerank prepare`")
     lineno, record = first_record(train)
     if not isinstance(record.get("query"), str):
         raise InputError.at(train, "expected a string \"query\"", line=lineno)

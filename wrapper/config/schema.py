@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -12,11 +11,16 @@ from wrapper.config.tokens import TOKEN_PLACEHOLDER, _reject_token_literals
 from wrapper.errors import InputError
 
 AUTOTRAIN_TASKS = ("st:triplet", "st:pair", "st:qa")
+#: AutoTrain's own task, used as the reranker route: the base's one-logit head trained on pair texts
+#: (`wrapper.train.autotrain_reranker`)
+RERANKER_TASK = "text_regression"
 CROSS_ENCODER_LOSSES = ("bce", "mnrl", "listwise")
 CROSS_ENCODER_TASKS = tuple(f"cross-encoder:{loss}" for loss in CROSS_ENCODER_LOSSES)
 #: FlagEmbedding's encoder-only reranker fine-tune (`wrapper.train.flagembedding`)
 FLAGEMBEDDING_TASKS = ("flagembedding:reranker",)
-TASKS = AUTOTRAIN_TASKS + CROSS_ENCODER_TASKS + FLAGEMBEDDING_TASKS
+TASKS = AUTOTRAIN_TASKS + (RERANKER_TASK,) + CROSS_ENCODER_TASKS + FLAGEMBEDDING_TASKS
+#: tasks whose model is a reranker (a cross-encoder); st:* tasks train a bi-encoder
+RERANKER_TASKS = (RERANKER_TASK,) + CROSS_ENCODER_TASKS + FLAGEMBEDDING_TASKS
 
 PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,50}$")
 
@@ -29,6 +33,10 @@ def is_flagembedding(task: str) -> bool:
     return task.startswith("flagembedding:")
 
 
+def is_autotrain_reranker(task: str) -> bool:
+    return task == RERANKER_TASK
+
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
@@ -38,6 +46,7 @@ class ColumnMapping(_Strict):
     sentence1_column: str = "anchor"
     sentence2_column: str = "positive"
     sentence3_column: Optional[str] = None
+    text_column: Optional[str] = None  # text_regression: the pair text
     target_column: Optional[str] = None
 
 
@@ -87,6 +96,40 @@ class AutoTrainParams(_Strict):
     early_stopping_threshold: float = Field(0.01, ge=0)
 
 
+class TextRegressionParams(_Strict):
+    """`params:` of `text_regression` (a subset of AutoTrain's TextRegressionParams, its names)."""
+
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(2e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    max_seq_length: int = Field(256, ge=8)  # AutoTrain pads every text to this length
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    optimizer: str = "adamw_torch"
+    scheduler: str = "linear"
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 42
+    logging_steps: int = -1
+    auto_find_batch_size: bool = False
+    mixed_precision: Optional[Literal["fp16", "bf16"]] = None
+    save_total_limit: int = Field(1, ge=1)
+    eval_strategy: Literal["epoch", "steps", "no"] = "epoch"
+    early_stopping_patience: int = Field(5, ge=1)
+    early_stopping_threshold: float = Field(0.01, ge=0)
+
+
+class PairsSection(_Strict):
+    """`pairs:` (text_regression only; AutoTrain's parser ignores it): how (query, passage) pairs become
+    AutoTrain's one-text rows and their regression targets (`wrapper.train.autotrain_reranker`)."""
+
+    separator: str  # between query and passage; `config` finds the one the base's tokenizer uses for pairs
+    exact: bool = True  # the base sees exactly its pair encoding (config checks; False: a warning was given)
+    targets: Literal["anchored", "binary"] = "anchored"
+    margin: float = Field(1.0, gt=0)  # anchored: the shift, in standard deviations of the base's logits
+    negatives: int = Field(7, ge=0)  # negatives per training query (of those prepare mined)
+
+
 class CrossEncoderParams(_Strict):
     """`params:` of a `cross-encoder:*` task (our sentence-transformers CrossEncoder backend)."""
 
@@ -107,6 +150,7 @@ class CrossEncoderParams(_Strict):
     eval_steps: int = Field(-1, ge=-1)  # -1: about 4 evaluations per run
     save_total_limit: int = Field(2, ge=1)
     mixed_precision: Optional[Literal["fp16", "bf16"]] = None
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, ~30% slower
     # distillation from the dataset's teacher scores (pos_scores/neg_scores; cross-encoder:mnrl only):
     # kl = listwise KL to softmax(teacher / distill_temperature), margin-mse = MarginMSE on score margins
     distill: Literal["none", "kl", "margin-mse"] = "none"
@@ -132,6 +176,7 @@ class FlagEmbeddingParams(_Strict):
     lr_scheduler_type: str = "linear"
     seed: int = 42
     logging_steps: int = Field(-1, ge=-1)  # -1: about 20 logs per run
+    gradient_checkpointing: bool = False  # less memory, more time
     fp16: bool = False  # only on a CUDA GPU (checked when the run starts)
     bf16: bool = False  # only on a GPU with bf16 (checked when the run starts)
     distill: bool = False  # --knowledge_distillation: needs pos_scores/neg_scores in the train file
@@ -149,6 +194,8 @@ def params_class(task: str) -> type[BaseModel]:
     """The strict `params:` model of a task."""
     if is_flagembedding(task):
         return FlagEmbeddingParams
+    if is_autotrain_reranker(task):
+        return TextRegressionParams
     return CrossEncoderParams if is_cross_encoder(task) else AutoTrainParams
 
 
@@ -161,6 +208,8 @@ class TrainConfig(_Strict):
     data: DataSection
     params: dict[str, Any] = Field(default_factory=dict)
     hub: Optional[HubSection] = None
+    pairs: Optional[PairsSection] = None  # text_regression only
+    trust_remote_code: bool = False  # run the model code a base ships in its repo (auto_map)
 
     @field_validator("project_name")
     @classmethod
@@ -184,13 +233,26 @@ class TrainConfig(_Strict):
     def is_flagembedding(self) -> bool:
         return is_flagembedding(self.task)
 
+    @property
+    def is_autotrain_reranker(self) -> bool:
+        return is_autotrain_reranker(self.task)
+
+    @property
+    def kind(self) -> str:
+        """What the task trains: "cross-encoder" (a reranker) or "bi-encoder" (AutoTrain's st:*)."""
+        return "cross-encoder" if self.task in RERANKER_TASKS else "bi-encoder"
+
+    @model_validator(mode="after")
+    def _pairs_only_for_text_regression(self) -> "TrainConfig":
+        if self.pairs is not None and not self.is_autotrain_reranker:
+            raise ValueError(f"a pairs: section belongs to task {RERANKER_TASK}, not {self.task}")
+        if self.pairs is None and self.is_autotrain_reranker:
+            raise ValueError(f"task {RERANKER_TASK} needs a pairs: section (render it with `autorerank config`)")
+        return self
+
     def params_model(self) -> Any:
         """The validated params (AutoTrainParams, CrossEncoderParams or FlagEmbeddingParams)."""
         return params_class(self.task)(**self.params)
-
-    @property
-    def dataset_root(self) -> Path:
-        return Path(self.data.path).parent
 
 
 def _allowed_keys(model: type[BaseModel]) -> str:
@@ -202,6 +264,7 @@ _SECTION_MODELS: dict[tuple, type[BaseModel]] = {
     ("data",): DataSection,
     ("data", "column_mapping"): ColumnMapping,
     ("hub",): HubSection,
+    ("pairs",): PairsSection,
 }
 
 
@@ -259,7 +322,7 @@ def parse_config(raw: Any, source: object = "<config>") -> TrainConfig:
             source,
             "invalid config: " + "; ".join(problems),
             hint="AutoTrain tasks have no max_steps: use epochs" if any("max_steps" in p for p in problems)
-            and config.task in AUTOTRAIN_TASKS else None,
+            and (config.task in AUTOTRAIN_TASKS or config.task == RERANKER_TASK) else None,
         ) from None
     _reject_token_literals(raw, source)
     if config.is_flagembedding:

@@ -114,18 +114,6 @@ class EvalReport:
 # --------------------------------------------------------------------------- helpers
 
 
-def _dataset_from_run(ref: ModelRef) -> Path | None:
-    """The run's prepared dataset (status.json "dataset"), found from the cwd or the run's project."""
-    if not ref.dataset:
-        return None
-    declared = Path(ref.dataset)
-    if declared.is_dir() or declared.is_absolute():
-        return declared
-    run_root = ref.run_dir or ref.path.parent
-    alt = run_root.parent.parent / declared  # <project>/runs/<id> -> <project>/data/<name>
-    return alt if alt.is_dir() else declared
-
-
 def _precision(model) -> str:
     dtype = str(getattr(model, "dtype", "") or "")
     for key, name in (("bfloat16", "bf16"), ("float16", "fp16"), ("float32", "fp32"), ("float64", "fp64")):
@@ -241,15 +229,12 @@ def evaluate(
     ref = resolve_model(model, runs)
 
     dataset_dirs = [Path(d) for d in datasets] if datasets else []
-    if not dataset_dirs and ref.role == "fine-tune":
-        run_dataset = _dataset_from_run(ref)
-        if run_dataset is not None and not run_dataset.is_dir() and not tasks:
-            status_file = (ref.run_dir or ref.path.parent) / "status.json"
-            raise InputError.at(status_file, f"the run's dataset "
-                                f"{ref.dataset!r} is not there", column="dataset",
-                                hint="pass --dataset data/<name> (the prepared dataset the run was trained on)")
-        if run_dataset is not None and run_dataset.is_dir():
-            dataset_dirs = [run_dataset]
+    if not dataset_dirs and ref.role == "fine-tune" and ref.run is not None and ref.run.status.get("dataset"):
+        root = ref.run.dataset_root
+        if root is not None and root.is_dir():
+            dataset_dirs = [root]
+        elif not tasks:
+            dataset_dirs = [ref.run.dataset.root]  # the run's dataset is gone: an InputError naming status.json
     if not tasks and not dataset_dirs:
         raise InputError.at(model, "nothing to evaluate: this model has no run dataset",
                             hint="pass --dataset data/<name> (a prepared dataset) and/or --tasks T2Reranking,...")

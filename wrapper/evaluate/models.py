@@ -44,11 +44,27 @@ class ModelRef:
     path: Path  # local folder with the weights
     role: str = "external"  # fine-tune | base | external
     run_id: str | None = None
-    run_status: dict | None = None
-    base_model: str | None = None  # as written in the run's status.json
-    dataset: str | None = None  # the run's prepared dataset folder
     source: str | None = None  # what the user typed
-    run_dir: Path | None = None  # runs/<run-id> for a run
+    run: Any = None  # the wrapper.run.Run this checkpoint belongs to (a run's model or one of its checkpoints)
+
+    @property
+    def run_status(self) -> dict | None:
+        return self.run.status if self.run is not None else None
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.run.dir if self.run is not None else None
+
+    @property
+    def base_model(self) -> str | None:
+        """The run's base model, resolved at train time (a folder or a Hub id)."""
+        return self.run.base_model if self.run is not None else None
+
+    @property
+    def dataset(self) -> str | None:
+        """The run's prepared dataset folder (absolute), or None."""
+        root = self.run.dataset_root if self.run is not None else None
+        return str(root) if root is not None else None
 
 
 @dataclass
@@ -140,60 +156,13 @@ def detect_kind(folder: Path) -> str:
 # --------------------------------------------------------------------------- runs
 
 
-def _find_run(model: str, runs: Path) -> Path | None:
-    candidate = Path(model)
-    if (candidate / "status.json").is_file():
-        return candidate
-    if "/" not in model and (runs / model / "status.json").is_file():
-        return runs / model
-    return None
-
-
-def _run_model_folder(run_dir: Path, status: dict) -> Path:
-    status_path = run_dir / "status.json"
-    declared = status.get("model")
-    if not declared:
-        state = status.get("state")
-        raise InputError.at(status_path, f"this run has no final model (state: {state})",
-                            hint="evaluate a run that succeeded; `autorerank train` shows why it did not")
-    declared_path = Path(declared)
-    candidates = [declared_path] if declared_path.is_absolute() else [
-        declared_path, run_dir.parent.parent / declared_path, run_dir / declared_path.name,
-    ]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    raise InputError.at(status_path, f"the run's model folder {declared!r} does not exist", column="model",
-                        hint="was the run folder moved or its model deleted?")
-
-
-def _run_ref(run_dir: Path, source: str) -> ModelRef:
-    status_path = run_dir / "status.json"
-    try:
-        status = json.loads(status_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError.at(status_path, f"not valid JSON ({exc.msg})", line=exc.lineno, column=exc.colno) from None
-    if not isinstance(status, dict):
-        raise InputError.at(status_path, "expected a JSON object")
-    state = status.get("state")
-    if state != "succeeded":
-        raise InputError.at(status_path, f"run {run_dir.name} is {state!r}, not 'succeeded'", column="state",
-                            hint="only a finished run has a final model to evaluate")
-    folder = _run_model_folder(run_dir, status)
-    run_id = str(status.get("run_id") or run_dir.name)
-    kind = status.get("kind") if status.get("kind") in KINDS else detect_kind(folder)
-    return ModelRef(
-        name=f"autorerank/{run_id}", revision=weights_hash(folder), kind=kind, path=folder, role="fine-tune",
-        run_id=run_id, run_status=status, base_model=status.get("base_model"), dataset=status.get("dataset"),
-        source=source, run_dir=run_dir,
-    )
-
-
-def _enclosing_run(folder: Path) -> Path | None:
-    for parent in [folder, *folder.resolve().parents][:4]:
-        if (parent / "status.json").is_file():
-            return parent
-    return None
+def run_ref(run, source: str | None = None, role: str = "fine-tune") -> ModelRef:
+    """The final model of a `wrapper.run.Run` that succeeded (InputError naming its status.json otherwise)."""
+    run.require_succeeded("be evaluated")
+    folder = run.require_model()
+    kind = run.kind if run.kind in KINDS else detect_kind(folder)
+    return ModelRef(name=f"autorerank/{run.id}", revision=weights_hash(folder), kind=kind, path=folder, role=role,
+                    run_id=run.id, source=source or run.id, run=run)
 
 
 # --------------------------------------------------------------------------- public
@@ -203,42 +172,30 @@ def resolve_model(model: str, runs: Path | None = None, *, role: str | None = No
     """Resolve MODEL (see module doc) to a folder, kind, name and revision; loads nothing."""
     if not model or not str(model).strip():
         raise InputError.at("MODEL", "empty", hint="pass a run id, a checkpoint folder, `bundled` or a Hub id")
+    from wrapper.run import Run
+
     model = str(model)
-    runs = settings.runs_dir(runs)
-    run_dir = _find_run(model, runs)
-    if run_dir is not None:
-        ref = _run_ref(run_dir, model)
-        if role:
-            ref.role = role
-        return ref
+    if Run.locate(model, runs) is not None:
+        return run_ref(Run.open(model, runs), source=model, role=role or "fine-tune")
 
     path = Path(model)
     if path.is_dir():
         folder = path
         bundled = _is_bundled(folder)
-        run_dir = None if bundled else _enclosing_run(folder)
-        run_id = None
-        run_extra: dict = {}
+        run = None if bundled else Run.enclosing(folder)
         if bundled:
             name = settings.BUNDLED_MODEL_ID
-        elif run_dir is not None:
-            status = _read_json(run_dir / "status.json")
-            run_id = str(status.get("run_id") or run_dir.name)
-            run_extra = {"run_status": status, "base_model": status.get("base_model"),
-                         "dataset": status.get("dataset"), "run_dir": run_dir}
-            try:
-                final = _run_model_folder(run_dir, status).resolve()
-            except InputError:
-                final = None
-            if final == folder.resolve():
-                name = f"autorerank/{run_id}"
+        elif run is not None:
+            final = run.model_dir
+            if final is not None and final.resolve() == folder.resolve():
+                name = f"autorerank/{run.id}"
             else:
-                name = f"autorerank/{run_id}-{folder.name}"
+                name = f"autorerank/{run.id}-{folder.name}"
         else:
             name = _local_name(folder)
         return ModelRef(name=name, revision=weights_hash(folder), kind=detect_kind(folder), path=folder,
-                        role=role or ("fine-tune" if run_dir is not None else "external"),
-                        run_id=run_id, source=model, **run_extra)
+                        role=role or ("fine-tune" if run is not None else "external"),
+                        run_id=run.id if run is not None else None, source=model, run=run)
 
     if model in settings.BUNDLED_MODEL_ALIASES:
         folder = settings.bundled_model_path()
@@ -251,7 +208,8 @@ def resolve_model(model: str, runs: Path | None = None, *, role: str | None = No
                         role=role or "external", source=model)
 
     raise InputError.at(model, "not a run id, a model folder, `bundled` or a Hub id",
-                        hint=f"run ids are the folder names under {runs}/; Hub ids look like org/name")
+                        hint=f"run ids are the folder names under {settings.runs_dir(runs)}/; "
+                             "Hub ids look like org/name")
 
 
 def _is_bundled(folder: Path) -> bool:
@@ -289,20 +247,9 @@ def _hub_snapshot(repo_id: str) -> tuple[Path, str]:
 
 
 def base_model_ref(ref: ModelRef, runs: Path | None = None) -> ModelRef | None:
-    """The base model a fine-tune started from, evaluated as its own kind (role 'base')."""
-    if not ref.base_model:
-        return None
-    base = str(ref.base_model)
-    candidate = Path(base)
-    if not candidate.is_absolute() and not candidate.exists() and ref.run_status:
-        # relative to the project the run was started from
-        run_root = ref.path.parent
-        while run_root.parent != run_root and not (run_root / "status.json").is_file():
-            run_root = run_root.parent
-        alt = run_root.parent.parent / base
-        if alt.exists():
-            base = str(alt)
-    return resolve_model(base, runs, role="base")
+    """The base model a fine-tune started from (the run's `base_model`), as its own kind (role 'base')."""
+    base = ref.base_model
+    return resolve_model(base, runs, role="base") if base else None
 
 
 def load(ref: ModelRef, *, device: str | None = None, precision: str = "fp32"):

@@ -28,7 +28,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from wrapper.dataset import read_manifest, split_files
+from wrapper.dataset import Dataset
 from wrapper.errors import InputError
 from wrapper.evaluate.builtin import builtin_task_spec, check_top_ranked
 from wrapper.evaluate.catalog import (
@@ -56,15 +56,16 @@ __all__ = [
 # --------------------------------------------------------------------------- local tasks
 
 
-def local_task_specs(dataset_dir: Path, splits: list[str] | None = None) -> list[TaskSpec]:
+def local_task_specs(dataset: Dataset | Path, splits: list[str] | None = None) -> list[TaskSpec]:
     """One task per `eval/<split>.jsonl` of a prepared dataset (Contract 1)."""
-    dataset_dir = Path(dataset_dir)
-    manifest = read_manifest(dataset_dir)
+    if not isinstance(dataset, Dataset):
+        dataset = Dataset.open(dataset)
+    dataset_dir, manifest = dataset.root, dataset.manifest
     name = manifest.get("name") or dataset_dir.name
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise InputError.at(dataset_dir / "dataset.json", f"dataset name {name!r} cannot name a task", column="name",
+        raise InputError.at(dataset.manifest_file, f"dataset name {name!r} cannot name a task", column="name",
                             hint="use letters, digits, '-', '_' or '.'")
-    files = split_files(dataset_dir, manifest)
+    files = dataset.split_files()
     if not files:
         raise InputError.at(dataset_dir / "eval", "no eval/<split>.jsonl files",
                             hint="prepare with --val-ratio > 0 so a held-out split exists")

@@ -30,23 +30,21 @@ FALLBACK_QUERIES = [
 
 def _dataset_facts(ref) -> tuple[dict, list[tuple[str, list[str]]]]:
     """The run's dataset manifest facts and up to AGREEMENT_QUERIES (query, candidates) for agreement."""
-    from wrapper.dataset import read_manifest, read_split
+    from wrapper.dataset import Dataset
 
     if not ref.dataset:
         return {}, []
-    root = Path(ref.dataset)
-    if not root.is_absolute() and ref.run_dir is not None and not root.exists():
-        root = ref.run_dir.parent.parent / root
     try:
-        manifest = read_manifest(root)
+        dataset = Dataset.open(ref.dataset)
     except InputError:
         return {"path": str(ref.dataset)}, []
+    manifest = dataset.manifest
     counts = manifest.get("counts") or {}
     facts = {"name": manifest.get("name"), "path": str(ref.dataset), "content_hash": manifest.get("content_hash"),
              "splits": manifest.get("splits"), "rows_used": counts.get("rows_used"),
              "rows_skipped": counts.get("rows_skipped")}
     try:
-        records = read_split(root, "validation")
+        records = dataset.read_split("validation")
     except InputError:
         records = []
     groups = [(r["query"], list(r["positive"]) + list(r["negative"])) for r in records[:AGREEMENT_QUERIES]]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from wrapper import jsonio
 from wrapper.errors import GateRefused, InputError
 from wrapper.gate.sets import (
     DEFAULT_GENERAL,
@@ -71,7 +70,7 @@ def _compare(base: SetScore, fine: SetScore) -> dict:
 
 
 def check_run(
-    run_dir: Path,
+    run,
     *,
     results: Path | None = None,
     runs: Path | None = None,
@@ -81,39 +80,34 @@ def check_run(
     general_tolerance: float = GENERAL_TOLERANCE,
     write: bool = True,
 ) -> GateResult:
-    """Judge a finished run against its base; record the verdict in status.json.
+    """Judge a finished run (a `wrapper.run.Run`, its folder or its id) against its base; record the
+    verdict in its status.json.
 
     `general`: general-domain set specs (None: the shipped default set; []: no check).
     """
     from wrapper import settings
     from wrapper.evaluate import evaluate
-    from wrapper.evaluate.models import base_model_ref, load, resolve_model
+    from wrapper.evaluate.models import base_model_ref, load, run_ref
+    from wrapper.run import Run
 
-    run_dir = Path(run_dir)
-    status_path = run_dir / "status.json"
-    if not status_path.exists():
-        raise InputError.at(run_dir, "not a run folder (no status.json)", hint="pass runs/<run-id>")
-    status = jsonio.read_json(status_path)
-    if status.get("state") != "succeeded":
-        raise InputError.at(status_path, f"the run is {status.get('state')!r}, not succeeded; nothing to gate")
-    dataset = status.get("dataset")
-    if not dataset or not Path(dataset).exists():
-        raise InputError.at(status_path, f"the run's dataset {dataset!r} is not there", hint="re-run `autorerank prepare`")
-    runs = runs or run_dir.parent
+    run = run if isinstance(run, Run) else Run.open(run, runs)
+    run.require_succeeded("be gated")
+    dataset = run.dataset
+    runs = runs or run.dir.parent
     results = settings.results_dir(results)
-    domain = in_domain_set(Path(dataset), split)
+    domain = in_domain_set(dataset, split)
     general_sets = [s for s in resolve_general([DEFAULT_GENERAL] if general is None else list(general))
                     if s.content_hash != domain.content_hash]
 
     # the in-domain scores also go to results/ (MTEB layout) for the leaderboard and `autorerank eval`
-    report = evaluate(status["run_id"], datasets=[Path(dataset)], splits=[split], results=results,
+    report = evaluate(str(run.dir), datasets=[dataset.root], splits=[split], results=results,
                       include_base=True, runs=runs)
     fine_row = next((r for r in report.rows if r.get("role") == "fine-tune"), None)
 
-    fine_ref = resolve_model(status["run_id"], runs, role="fine-tune")
+    fine_ref = run_ref(run)
     base_ref = base_model_ref(fine_ref, runs)
     if base_ref is None:
-        raise InputError.at(status_path, "the run names no base model to compare with")
+        raise InputError.at(run.status_file, "the run names no base model to compare with", column="base_model")
     loaded: dict[str, object] = {}
 
     def loader(ref):
@@ -160,7 +154,7 @@ def check_run(
             details["inconclusive_because"] = (
                 f"the base already scores {base_domain.map:.4f} on the {split} split, so it leaves no room to improve")
     fresh_head = fine_ref.kind == "cross-encoder" and base_ref.kind == "bi-encoder"
-    steps = (status.get("steps") or {}).get("done")
+    steps = (run.status.get("steps") or {}).get("done")
     result = GateResult(
         verdict=verdict,
         metric="map_at_1000",
@@ -171,18 +165,16 @@ def check_run(
         spread=spread,
         probe_pairs=n_probe,
         tolerance=tolerance,
-        advice=advice_for(verdict, fine_ref.kind, fresh_head=fresh_head, steps=steps, run=status["run_id"],
+        advice=advice_for(verdict, fine_ref.kind, fresh_head=fresh_head, steps=steps, run=run.id,
                           forgot=[e for e in entries if e["verdict"] == "forgot"]),
-        base_model=status.get("base_model"),
+        base_model=run.base_model_name,
         task=fine_row.get("task") if fine_row else None,
         details=details,
         general=entries,
         general_tolerance=general_tolerance,
     )
     if write:
-        status = jsonio.read_json(status_path)  # re-read: never clobber a concurrent update
-        status["gate"] = result.to_dict()
-        jsonio.write_json(status_path, status)
+        run.update(gate=result.to_dict())
     return result
 
 

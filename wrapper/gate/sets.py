@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wrapper import jsonio
-from wrapper.dataset import MANIFEST, iter_records, read_manifest, split_names, split_path
+from wrapper.dataset import Dataset, is_dataset, iter_records
 from wrapper.errors import InputError
 from wrapper.gate.stats import average_precision
 
@@ -66,10 +66,10 @@ class SetScore:
     skipped: int = 0  # queries without a positive (no AP)
 
 
-def in_domain_set(dataset_dir: Path, split: str = "validation") -> EvalSet:
+def in_domain_set(dataset: Dataset, split: str = "validation") -> EvalSet:
     """A prepared dataset's eval split (the run's own held-out queries, in domain)."""
-    path = split_path(dataset_dir, split)
-    return EvalSet(name=f"{Path(dataset_dir).name}:{split}", source=str(path),
+    path = dataset.eval_split(split)
+    return EvalSet(name=f"{dataset.root.name}:{split}", source=str(path),
                    records=[record for _, record in iter_records(path)])
 
 
@@ -77,17 +77,17 @@ def _dataset_set(spec: str) -> EvalSet | None:
     """A prepared dataset folder (`DIR` or `DIR:split`) as a general set; None if `spec` is not one."""
     folder, split = (spec, "") if Path(spec).is_dir() else spec.rpartition(":")[::2]
     folder_path = Path(folder)
-    if not folder or not (folder_path / MANIFEST).is_file():
+    if not folder or not is_dataset(folder_path):
         return None
-    manifest = read_manifest(folder_path)
+    dataset = Dataset.open(folder_path)
     if not split:
-        names = split_names(folder_path)
+        names = dataset.splits
         split = "validation" if "validation" in names else (names[0] if len(names) == 1 else "")
         if not split:
             raise InputError.at(folder_path, f"cannot tell which eval split to use ({', '.join(names) or 'none'})",
                                 hint=f"name it: --general {folder}:SPLIT")
-    es = in_domain_set(folder_path, split)
-    name = manifest.get("name") or folder_path.resolve().name
+    es = in_domain_set(dataset, split)
+    name = dataset.manifest.get("name") or dataset.root.name
     es.name = name if split == "validation" else f"{name}:{split}"
     return es
 
@@ -127,7 +127,7 @@ def resolve_general(specs: list[str], *, mteb_data: Path | None = None,
     for spec in specs:
         spec = str(spec).strip()
         if spec == DEFAULT_GENERAL:
-            if not (GENERAL_SET_DIR / MANIFEST).is_file():
+            if not is_dataset(GENERAL_SET_DIR):
                 raise InputError.at(GENERAL_SET_DIR, "the shipped general-domain set is missing from this install",
                                     hint="reinstall autorerank, or name your own set with --general DIR")
             sets.append(_dataset_set(str(GENERAL_SET_DIR)))
@@ -137,7 +137,7 @@ def resolve_general(specs: list[str], *, mteb_data: Path | None = None,
             sets.append(found)
             continue
         if Path(spec.partition(":")[0]).exists() or "/" in spec or os.sep in spec:
-            raise InputError.at(spec, f"not a prepared dataset folder (no {MANIFEST})",
+            raise InputError.at(spec, "not a prepared dataset folder (no manifest from `autorerank prepare`)",
                                 hint="pass data/<name> written by `autorerank prepare`, or an MTEB task name")
         sets.append(_mteb_set(spec, mteb_data, max_queries))
     unique: dict[str, EvalSet] = {}

@@ -181,13 +181,24 @@ def advice_for(verdict: str, kind: str, *, fresh_head: bool, steps: int | None, 
                 "on (the default) or a larger --val-ratio, or judge on your own dev set with "
                 "`autorerank eval RUN_ID --dataset DEV_DATASET` (a run is compared with its base).")
     step_note = f" (this run trained {steps} steps)" if steps else ""
-    if kind == "cross-encoder":
-        tips = [f"train more steps{step_note}: a fresh head typically needs hundreds of steps"]
-        if fresh_head:
-            tips.append("start from a real reranker (BAAI/bge-reranker-base) instead of an embedding model")
-        tips.append("raise the learning rate (e.g. --lr 1e-4) and shorten inputs (max_length 128)")
-        tips.append("try --task cross-encoder:mnrl, which learns fastest from few steps")
-        tips.append("train on a GPU if you have one")
+    if kind == "cross-encoder" and fresh_head:
+        tips = [f"train more steps{step_note}: a fresh head typically needs hundreds of steps",
+                "start from a real reranker (BAAI/bge-reranker-base) instead of an embedding model",
+                "raise the learning rate (e.g. --lr 1e-4) and shorten inputs (max_length 128)",
+                "try --task cross-encoder:mnrl, which learns fastest from few steps",
+                "train on a GPU if you have one"]
+        return "; ".join(tips) + "."
+    if kind == "cross-encoder":  # a reranker base: its head was trained already
+        if verdict == "regressed":
+            tips = [f"the base reranker's head was already trained: lower the learning rate (e.g. --lr 1e-5) or "
+                    f"train fewer steps{step_note}, so the fine-tune refines it instead of overwriting it",
+                    "for text_regression keep --targets anchored (0/1 targets pull the head to another scale)"]
+        else:
+            tips = [f"train longer{step_note} or on more queries: a trained head moves slowly at a small "
+                    "learning rate",
+                    "or hold out more validation queries: a wide interval cannot confirm a small gain"]
+        tips += ["check the mined negatives for false negatives (raise the margin in `prepare`)",
+                 "try --task cross-encoder:mnrl, which ranks each positive against several negatives at once"]
         return "; ".join(tips) + "."
     if verdict == "no_better":
         tips = [f"train longer or with a larger learning rate{step_note}",

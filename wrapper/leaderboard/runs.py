@@ -54,7 +54,7 @@ def load_runs(runs_dir: str | os.PathLike) -> LoadedRuns:
         if problem:
             out.problems.append(Problem(f"{root.name}/{run_dir.name}/status.json", f"skipped: {problem}"))
             continue
-        data = _display_state(data)
+        data = _display_state(data, run_dir)
         run_id = str(data.get("run_id") or run_dir.name)
         config_path = run_dir / "config.yml"
         config_text = None
@@ -69,20 +69,18 @@ def load_runs(runs_dir: str | os.PathLike) -> LoadedRuns:
     return out
 
 
-def _display_state(status: dict[str, Any]) -> dict[str, Any]:
+def _display_state(status: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """A "running" run whose wrapper process is gone can never finish: show it as interrupted.
 
-    Display only (this loader is cached and never writes); `autorerank train`'s
-    `wrapper.train.reconcile` is what rewrites such a status.json.
+    Display only (this loader is cached and never writes); `wrapper.run.Run.open` is what
+    rewrites such a status.json.
     """
-    if status.get("state") != "running":
-        return status
-    from wrapper.train.run import pid_alive
+    from wrapper.run import Run
 
-    pid = status.get("wrapper_pid")
-    if pid and pid_alive(int(pid)):
+    state = Run(dir=run_dir, status=status).display_state
+    if state == status.get("state"):
         return status
-    return {**status, "state": "interrupted", "cause": status.get("cause") or "the training process is gone (never finished)"}
+    return {**status, "state": state, "cause": status.get("cause") or "the training process is gone (never finished)"}
 
 
 def load_metrics(metrics_path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[Problem]]:

@@ -24,6 +24,7 @@ def streamlit_argv(port: int, entry: Path = ENTRY_SCRIPT) -> list[str]:
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" button or developer menu: this is a local tool
         "--server.fileWatcherType", "none",
     ]
 
@@ -64,18 +65,11 @@ def serve(
 def supervise(argv: list[str], env: dict[str, str], what: str = "leaderboard") -> int:
     """Run the streamlit server child; Ctrl-C or SIGTERM to us stops it and everything it started
     (no orphaned server or jobs). Shared by the leaderboard and the studio; `what` names it in messages."""
-    proc = procs.start(argv, env=env)
-    try:
-        with procs.interrupt_on((signal.SIGTERM,)):
-            code = proc.wait()
-    except KeyboardInterrupt as exc:
-        with procs.signals_ignored():
-            procs.stop_tree(proc)
-        name = "SIGTERM" if procs.signal_of(exc) == signal.SIGTERM else "Ctrl-C"
-        raise Interrupted(f"{what} stopped ({name})") from None
-    finally:
-        if proc.poll() is None:
-            procs.stop_tree(proc)
+    outcome = procs.supervise(procs.Child(argv, env=env), signals=(signal.SIGTERM,))
+    if outcome.interrupted:
+        name = "SIGTERM" if outcome.signal_name == "SIGTERM" else "Ctrl-C"
+        raise Interrupted(f"{what} stopped ({name})")
+    code = outcome.exit_code
     if code not in (0, -signal.SIGINT, -signal.SIGTERM, 130):
         raise RunFailed(f"streamlit exited with code {code}; see the messages above")
     return code

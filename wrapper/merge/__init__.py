@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wrapper.errors import InputError
+from wrapper.run import STATUS
 from wrapper.merge.auto import COARSE, DEFAULT_QUERIES, REFINE, Curve, sample_set, search
 from wrapper.merge.sources import MergePlan, check_weights, default_weights, parse_weights, resolve_sources
 
@@ -45,7 +46,7 @@ class MergeResult:
 
 
 def _check_name(name: str | None, runs_root: Path, run_id: str) -> str:
-    from wrapper.train.run import make_run_id
+    from wrapper.run import make_run_id
 
     if name is None:
         return make_run_id(f"{run_id}-merge", runs_root)
@@ -126,7 +127,7 @@ def merge_run(
 
         if curve is not None:
             jsonio.write_json(tmp / CURVE_FILE, curve.to_dict())
-        jsonio.write_json(tmp / "status.json", status)
+        jsonio.write_json(tmp / STATUS, status)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -136,26 +137,28 @@ def merge_run(
 
 def _status(plan: MergePlan, run_id: str, final: Path, weights: list[float], notes: list[str], saved: dict,
             curve: Curve | None, started: float) -> dict:
-    from wrapper.train.run import utcnow
+    from wrapper.run import utcnow
 
-    run_status = plan.run.run_status or {}
+    run = plan.run.run
     base_source = plan.sources[-1]
     now = utcnow()
     return {
         "run_id": run_id,
         "state": "succeeded",
         "backend": "merge",
-        "task": run_status.get("task"),
+        "task": run.task,
         "kind": plan.kind,
         # the gate and eval compare against the run's own base (the merge's base unless --base overrode it)
-        "base_model": run_status.get("base_model") or base_source.spec,
-        "dataset": run_status.get("dataset"),
+        "base_model": run.base_model or str(base_source.path),
+        "base_model_input": run.base_model_name or base_source.spec,
+        "dataset": str(run.dataset_root) if run.dataset_root is not None else None,
+        "project_dir": str(Path.cwd()),
         "config": None,
         "created_at": now, "started_at": now, "ended_at": now,
         "wall_s": round(time.monotonic() - started, 1),
         "exit_code": 0,
         "cause": None,
-        "model": str(final / "model"),
+        "model": str((final / "model").absolute()),
         "merged_from": plan.run.run_id,
         "sources": [{"role": s.role, "model": s.spec, "path": str(s.path), "weight": w}
                     for s, w in zip(plan.sources, weights)],
@@ -172,11 +175,7 @@ def _auto_sets(plan: MergePlan, general: list[str] | None, split: str, queries: 
     """The (sampled) in-domain and general sets of the search; InputError before any model loads."""
     from wrapper.gate import DEFAULT_GENERAL, in_domain_set, resolve_general
 
-    dataset = (plan.run.run_status or {}).get("dataset")
-    if not dataset or not Path(dataset).exists():
-        raise InputError.at(plan.run.run_dir / "status.json", f"--auto needs the run's dataset, and {dataset!r} "
-                            "is not there", column="dataset", hint="re-run `autorerank prepare`, or give --weights")
-    domain = in_domain_set(Path(dataset), split)
+    domain = in_domain_set(plan.run.run.dataset, split)
     general_sets = [s for s in resolve_general([DEFAULT_GENERAL] if general is None else list(general))
                     if s.content_hash != domain.content_hash]
     return sample_set(domain, queries), [sample_set(s, queries) for s in general_sets]

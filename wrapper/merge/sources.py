@@ -52,12 +52,12 @@ def resolve_sources(run: str, models: list[str] | tuple[str, ...] = (), base: st
                     runs: Path | None = None) -> MergePlan:
     """Resolve RUN, the extra MODELs and the base (default: the run's base_model)."""
     run_ref = resolve_model(run, runs, role="fine-tune")
-    if run_ref.run_status is None:
+    if run_ref.run is None:
         raise InputError.at(run, "not a run: merge starts from a finished run (its id or folder under runs/)",
                             hint="pass a run id from `ls runs/`; extra model folders go after it")
     kind = run_ref.kind
     if kind not in (BI_ENCODER, CROSS_ENCODER):
-        raise InputError.at(run_ref.run_dir / "status.json", f"unknown kind {kind!r}", column="kind")
+        raise InputError.at(run_ref.run.status_file, f"unknown kind {kind!r}", column="kind")
     sources = [Source("fine-tune", run, run_ref)]
     for spec in models:
         sources.append(Source("extra", spec, resolve_model(spec, runs, role="external")))
@@ -67,7 +67,7 @@ def resolve_sources(run: str, models: list[str] | tuple[str, ...] = (), base: st
     else:
         base_ref = base_model_ref(run_ref, runs)
         if base_ref is None:
-            raise InputError.at(run_ref.run_dir / "status.json", "the run names no base model", column="base_model",
+            raise InputError.at(run_ref.run.status_file, "the run names no base model", column="base_model",
                                 hint="name one with --base MODEL")
         sources.append(Source("base", str(run_ref.base_model), base_ref))
     seen: dict[Path, Source] = {}

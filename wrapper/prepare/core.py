@@ -11,11 +11,10 @@ from typing import Any, Iterable
 
 from tqdm.auto import tqdm
 
-from wrapper import jsonio
 from wrapper.dataset import sha256_file
+from wrapper.dataset import writer as writers
 from wrapper.errors import InputError
 from wrapper.prepare import manifest as M
-from wrapper.prepare import writers
 from wrapper.prepare.formats import SourceInfo, read_corpus_file, read_source
 from wrapper.prepare.mining import MiningStats, load_miner, mine
 from wrapper.prepare.options import PrepareOptions
@@ -23,13 +22,6 @@ from wrapper.prepare.records import Collector, QueryEntry
 from wrapper.prepare.groups import query_groups
 from wrapper.prepare.split import split_groups, split_info, split_queries
 from wrapper.prepare.teacher import check_teacher, teacher_scores
-
-FILES = {
-    "autotrain_train": "autotrain/train.csv",
-    "autotrain_validation": "autotrain/validation.csv",
-    "flagembedding_train": "flagembedding/train.jsonl",
-}
-
 
 @dataclass
 class PrepareReport:
@@ -128,31 +120,21 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
                     yield entry.text, passages[pid]
 
     split_manifest: dict[str, dict[str, Any]] = {}
-    files: dict[str, Any] = dict(FILES)
-    files["eval"] = {}
     with writers.staging_folder(out, options.overwrite) as tmp:
+        w = writers.DatasetWriter(tmp)
         bar = tqdm(total=4, desc="writing", disable=not options.progress)
-        train_rows = writers.write_csv(tmp / FILES["autotrain_train"], columns, autotrain_rows(train, None))
+        train_rows = w.autotrain("train", columns, autotrain_rows(train, None))
         val_entries = [by_id[q] for q in splits["validation"]]
-        val_rows = writers.write_csv(tmp / FILES["autotrain_validation"], columns,
-                                     autotrain_rows(val_entries, options.num_negatives))
+        val_rows = w.autotrain("validation", columns, autotrain_rows(val_entries, options.num_negatives))
         bar.update(2)
-        writers.write_jsonl(
-            tmp / FILES["flagembedding_train"],
-            (train_record(e) for e in train if negatives(e) or not has_negatives),
-        )
+        w.flagembedding(train_record(e) for e in train if negatives(e) or not has_negatives)
         bar.update(1)
         for name in ("validation", "test"):
             if name == "test" and options.test_ratio <= 0:
                 continue
-            rel = f"eval/{name}.jsonl"
             entries = [by_id[q] for q in splits[name]]
-            writers.write_jsonl(
-                tmp / rel,
-                ({"query_id": e.query_id, "query": e.text, "positive": [passages[p] for p in e.pos],
-                  "negative": [passages[n] for n in negatives(e)]} for e in entries),
-            )
-            files["eval"][name] = rel
+            w.eval_split(name, ({"query_id": e.query_id, "query": e.text, "positive": [passages[p] for p in e.pos],
+                                 "negative": [passages[n] for n in negatives(e)]} for e in entries))
             cands = [len(negatives(e)) for e in entries]
             split_manifest[name] = {
                 "queries": len(entries),
@@ -172,8 +154,7 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
         }
         if "test" not in split_manifest:
             split_manifest["test"] = {"queries": 0}
-        written = _flat(files)
-        manifest = {
+        manifest = w.finish({
             "name": options.name or dataset_name(out),
             "format_version": M.FORMAT_VERSION,
             "created_at": M.now_iso(),
@@ -190,11 +171,8 @@ def prepare(sources: Iterable[str | os.PathLike], out: str | os.PathLike, option
             "autotrain_columns": columns,
             "mining": {"enabled": options.mine, **stats.as_manifest()},
             "teacher": teacher,
-            "files": files,
-            "content_hash": M.content_hash(tmp, written),
             "versions": M.versions(),
-        }
-        jsonio.write_json(tmp / "dataset.json", manifest)
+        })
     return PrepareReport(out, manifest)
 
 
@@ -202,13 +180,6 @@ def dataset_name(out: Path) -> str:
     """The --out folder's name made safe for task names (letters, digits, '-', '_', '.')."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", out.resolve().name).strip("-._")
     return name[:64] or "dataset"
-
-
-def _flat(files: dict) -> list[str]:
-    out: list[str] = []
-    for value in files.values():
-        out.extend(_flat(value) if isinstance(value, dict) else [value])
-    return out
 
 
 def _source_entry(info: SourceInfo) -> dict[str, Any]:

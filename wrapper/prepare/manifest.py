@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
@@ -22,18 +21,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             pass
     return out
-
-
-def content_hash(root: Path, files: list[str]) -> str:
-    """sha256 over (relative path, bytes) of the written data files, in a fixed order."""
-    h = hashlib.sha256()
-    for rel in sorted(files):
-        h.update(rel.encode("utf-8") + b"\0")
-        with open(root / rel, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
-    return h.hexdigest()
 
 
 def now_iso() -> str:

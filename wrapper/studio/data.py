@@ -8,7 +8,7 @@
   read-only: the detected format, the column mapping and the first rows. A source prepare
   refuses raises prepare's own `InputError`.
 - `prepare_argv` builds `python -m wrapper prepare ...` from the page's choices;
-  `option_help` takes each option's help and default from the CLI itself.
+  `option_help` takes each option's help and default from `wrapper.prepare.flags`, as the CLI does.
 - `datasets` lists prepared datasets (`data/*/dataset.json` through `wrapper.dataset`);
   `manifest_facts` and `sample_triplets` show what prepare wrote.
 """
@@ -193,15 +193,11 @@ def _inspect_beir(path: Path, kind: str) -> Inspection:
 
 # --------------------------------------------------------------------------- the prepare job
 def option_help() -> dict[str, dict[str, Any]]:
-    """{parameter name: {"flag", "help", "default"}} of every `autorerank prepare` option, from the CLI itself."""
-    from wrapper.cli.prepare import prepare
+    """{parameter name: {"flag", "help", "default"}} of every `autorerank prepare` option (the table the
+    CLI is built from)."""
+    from wrapper.prepare.flags import option_help as table
 
-    out = {}
-    for param in prepare.params:
-        if getattr(param, "opts", None) and param.name:
-            out[param.name] = {"flag": param.opts[0], "help": getattr(param, "help", "") or "",
-                               "default": param.default}
-    return out
+    return table()
 
 
 def dataset_name(source: str | os.PathLike) -> str:
@@ -252,17 +248,17 @@ class DatasetInfo:
 
 
 def datasets(data_dir: str | os.PathLike = DATA_DIR) -> list[DatasetInfo]:
-    """Prepared datasets (`data/*/dataset.json`), newest first; unreadable manifests are left out."""
-    from wrapper.dataset import MANIFEST, read_manifest
+    """Prepared datasets under `data_dir`, newest first; unreadable manifests are left out."""
+    from wrapper.dataset import Dataset, is_dataset
 
     root = Path(data_dir)
     found = []
-    for manifest in root.glob(f"*/{MANIFEST}"):
+    for folder in (p for p in root.iterdir() if is_dataset(p)) if root.is_dir() else ():
         try:
-            data = read_manifest(manifest.parent)
+            dataset = Dataset.open(folder)
         except InputError:
             continue
-        found.append((manifest.stat().st_mtime, DatasetInfo(manifest.parent, str(data.get("name") or manifest.parent.name), data)))
+        found.append((dataset.manifest_file.stat().st_mtime, DatasetInfo(folder, dataset.name, dataset.manifest)))
     return [info for _, info in sorted(found, key=lambda t: -t[0])]
 
 
@@ -299,11 +295,9 @@ def summary(info: DatasetInfo) -> str:
 
 def sample_triplets(dataset_dir: str | os.PathLike, n: int = 5) -> list[dict[str, Any]]:
     """The first `n` training queries of `flagembedding/train.jsonl` as query / positive / negatives."""
-    from wrapper.dataset import iter_jsonl, read_manifest
+    from wrapper.dataset import Dataset, iter_jsonl
 
-    root = Path(dataset_dir)
-    rel = ((read_manifest(root).get("files") or {}).get("flagembedding_train")) or "flagembedding/train.jsonl"
-    path = root / rel
+    path = Dataset.open(dataset_dir).train_file("flagembedding", must_exist=False)
     if not path.is_file():
         return []
     out = []

@@ -1,13 +1,13 @@
 """Studio jobs: our own CLI (`python -m wrapper prepare|train|eval|ui ...`) as supervised children.
 
-A job is one child process started with `wrapper.procs.start` (argv list, its own
-session), its stdout+stderr in a log file, and a small record
+A job is one `wrapper.procs.Child` (argv list, its own session), its stdout+stderr in a
+log file, and a small record
 `.autorerank/studio/jobs/<job-id>.json` (kind, argv, pid, log, what it writes:
 `out` for prepare, `run_dir` for train). The record is what a page reload
 re-attaches to; for training the run folder (`status.json`, `metrics.jsonl`)
 stays the source of truth. A waiter thread reaps the child and writes its exit
 code into the record, so a finished job is never a zombie and its outcome is
-known after a reload; a record whose pid is gone without an exit code (the
+known after a reload (the child's `on_exit`); a record whose pid is gone without an exit code (the
 studio itself was restarted) reads as "ended".
 """
 
@@ -31,7 +31,7 @@ KINDS = ("prepare", "train", "eval", "ui")
 #: ended (the process is gone and nobody saw its exit code: the studio was restarted)
 FINAL = ("succeeded", "failed", "stopped", "ended")
 
-_LIVE: dict[str, Any] = {}  # job id -> Popen, for this studio process (survives page reruns)
+_LIVE: dict[str, procs.Child] = {}  # job id -> child, for this studio process (survives page reruns)
 _LOCK = threading.Lock()
 
 
@@ -114,19 +114,19 @@ def start(kind: str, argv: Sequence[str | os.PathLike], *, meta: dict[str, Any] 
     log_path = folder.resolve() / f"{job_id}.log"
     job = Job(id=job_id, kind=kind, argv=[os.fspath(a) for a in argv], log=str(log_path), started_at=_now(),
               meta=dict(meta or {}))
-    with open(log_path, "wb") as log:
-        proc = procs.start(job.argv, stdout=log, stderr=log,
-                           env=env if env is not None else procs.child_env(extra={"TQDM_MININTERVAL": "1"}))
-    job.pid = proc.pid
+    started = threading.Event()  # the record is saved before the child's end can be recorded
+    child = procs.Child(job.argv, log=log_path, on_exit=lambda code: _ended(started, job_id, folder, code),
+                        env=env if env is not None else procs.child_env(extra={"TQDM_MININTERVAL": "1"}))
+    job.pid = child.pid
     with _LOCK:
-        _LIVE[job_id] = proc
+        _LIVE[job_id] = child
     save(job, root)
-    threading.Thread(target=_reap, args=(proc, job_id, folder), daemon=True, name=f"studio-job-{job_id}").start()
+    started.set()
     return job
 
 
-def _reap(proc, job_id: str, folder: Path) -> None:
-    code = proc.wait()
+def _ended(started: threading.Event, job_id: str, folder: Path, code: int) -> None:
+    started.wait()
     with _LOCK:
         job = load(job_id, folder)
         if job is not None and job.exit_code is None:
@@ -137,12 +137,10 @@ def _reap(proc, job_id: str, folder: Path) -> None:
 
 
 def _alive(job_id: str, pid: int) -> bool:
-    proc = _LIVE.get(job_id)
-    if proc is not None:
-        return proc.poll() is None
-    from wrapper.train.run import pid_alive
-
-    return pid_alive(pid)
+    child = _LIVE.get(job_id)
+    if child is not None:
+        return child.running()
+    return procs.pid_alive(pid)
 
 
 def stop(job: Job, root: str | os.PathLike | None = None, *, grace: float = procs.GRACE_SECONDS) -> Job:
@@ -151,9 +149,9 @@ def stop(job: Job, root: str | os.PathLike | None = None, *, grace: float = proc
         current = load(job.id, root) or job
         current.stopped = True
         save(current, root)
-    proc = _LIVE.get(job.id)
-    if proc is not None:
-        procs.stop_tree(proc, grace=grace)
+    child = _LIVE.get(job.id)
+    if child is not None:
+        child.stop(grace=grace)
     elif job.pid and _alive(job.id, job.pid):
         procs.stop_tree(job.pid, grace=grace)
     return load(job.id, root) or job

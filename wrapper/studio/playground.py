@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from wrapper.errors import InputError
@@ -33,11 +32,11 @@ def passages_from_text(text: str) -> list[str]:
 
 
 def held_out(dataset_dir: str | os.PathLike, split: str = "validation", limit: int = 200) -> list[dict]:
-    """The held-out queries of a prepared dataset (`wrapper.dataset.read_split`): query, candidates, positives."""
-    from wrapper.dataset import read_split
+    """The held-out queries of a prepared dataset (`Dataset.read_split`): query, candidates, positives."""
+    from wrapper.dataset import Dataset
 
     out = []
-    for record in read_split(Path(dataset_dir), split)[:limit]:
+    for record in Dataset.open(dataset_dir).read_split(split)[:limit]:
         out.append({"query_id": record["query_id"], "query": record["query"],
                     "candidates": [*record["positive"], *record["negative"]],
                     "positives": set(record["positive"])})
@@ -45,12 +44,20 @@ def held_out(dataset_dir: str | os.PathLike, split: str = "validation", limit: i
 
 
 def base_of(model: str) -> str | None:
-    """The base model of a run id (from its status.json), or None when `model` is not a run."""
+    """The base model of a run id (resolved at train time; the bundled model by its label), or None when
+    `model` is not a run."""
     from wrapper import settings
-    from wrapper.studio.training import read_run
+    from wrapper.basemodel import is_bundled
+    from wrapper.errors import InputError
+    from wrapper.run import Run
 
-    run = read_run(settings.runs_dir() / model) if model and "/" not in model else None
-    return str(run.status.get("base_model")) if run and run.status.get("base_model") else None
+    if not model or Run.locate(model) is None:
+        return None
+    try:
+        base = Run.open(model).base_model
+    except InputError:
+        return None
+    return settings.BUNDLED_MODEL_LABEL if base and is_bundled(base) else base
 
 
 @dataclass

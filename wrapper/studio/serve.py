@@ -36,6 +36,7 @@ def streamlit_argv(host: str, port: int, entry: Path = ENTRY_SCRIPT) -> list[str
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" button or developer menu: this is a local tool
         "--server.fileWatcherType", "none",
         "--server.maxUploadSize", "1024",
     ]

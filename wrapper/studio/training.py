@@ -4,14 +4,13 @@ Train: the tasks and presets come from `wrapper.config` (`TASKS`, `preset_for`);
 YAML shown before launch is what `autorerank config` writes (`render_config`, rendered
 into a scratch folder); a launch writes `autotrain_configs/<name>.yml` and starts
 `python -m wrapper train CONFIG --run-id ID` as a job. The run folder (`status.json`,
-`metrics.jsonl`) is read back through `wrapper.train.reconcile` and the leaderboard's
+`metrics.jsonl`) is read back through `wrapper.run.Run` and the leaderboard's
 loaders. Evaluate: `python -m wrapper eval RUN|MODEL --dataset D --split S` as a job.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +18,22 @@ from typing import Any
 
 from wrapper import settings
 
-BASE_MODEL_CHOICES = ("bundled", "BAAI/bge-reranker-base", "BAAI/bge-reranker-large",
-                      "maidalun1020/bce-reranker-base_v1")
+BASE_MODEL_CHOICES = ("bundled", "BAAI/bge-reranker-base", "BAAI/bge-reranker-large", "BAAI/bge-reranker-v2-m3",
+                      "maidalun1020/bce-reranker-base_v1", "cross-encoder/ms-marco-MiniLM-L6-v2",
+                      "mixedbread-ai/mxbai-rerank-base-v1", "Alibaba-NLP/gte-reranker-modernbert-base",
+                      "tomaarsen/Qwen3-Reranker-0.6B-seq-cls")
+#: the Task box's first entry: the task `autorerank config` picks for the base model
+RECOMMENDED = "recommended for this base"
 #: the params the Train page shows per backend family (the rest stay at the preset, see the YAML)
 KEY_PARAMS = {
     "st": ("epochs", "lr", "batch_size", "max_seq_length"),
+    "text_regression": ("epochs", "lr", "batch_size", "max_seq_length"),
     "cross-encoder": ("epochs", "lr", "batch_size", "max_seq_length", "max_steps"),
     "flagembedding": ("num_train_epochs", "learning_rate", "per_device_train_batch_size", "train_group_size",
                       "query_max_len", "passage_max_len", "max_steps"),
 }
 TASK_HELP = {
+    "text_regression": "AutoTrain (its own environment) refines the reranker's own head on pair texts",
     "st:": "AutoTrain (its own environment) trains a bi-encoder on the triplets",
     "cross-encoder:": "our sentence-transformers CrossEncoder backend: a true reranker",
     "flagembedding:": "FlagEmbedding's encoder-only reranker fine-tune",
@@ -47,16 +52,39 @@ def task_help(task: str) -> str:
 
 
 def family(task: str) -> str:
-    from wrapper.config import is_cross_encoder, is_flagembedding
+    from wrapper.config.render import _family
 
-    return "flagembedding" if is_flagembedding(task) else "cross-encoder" if is_cross_encoder(task) else "st"
+    return _family(task)
+
+
+def plan(dataset_dir: str | os.PathLike, *, base_model: str, task: str | None, name: str = "studio",
+         params: dict[str, Any] | None = None):
+    """What `autorerank config` would write (a `wrapper.config.ConfigPlan`: the dict, the task and why, notes)."""
+    from wrapper.config import build_config
+
+    return build_config(Path(dataset_dir), base_model=base_model, name=name, task=task, **_clean(params or {}))
+
+
+def recommended_task(dataset_dir: str | os.PathLike, base_model: str) -> tuple[str, str]:
+    """(task, why) that `autorerank config` picks for this base model and dataset."""
+    chosen = plan(dataset_dir, base_model=base_model, task=None)
+    return chosen.raw["task"], chosen.route.reason
+
+
+def sizing_lines(dataset_dir: str | os.PathLike, *, base_model: str, task: str, params: dict[str, Any],
+                 probe: bool = True) -> list[str]:
+    """Parameters, memory, time per epoch and what would fit (`wrapper.sizing`), as `config` prints them."""
+    from wrapper.sizing import estimate
+
+    return estimate(plan(dataset_dir, base_model=base_model, task=task, params=params), probe=probe).lines()
 
 
 def preset_params(base_model: str, task: str) -> dict[str, Any]:
     """The preset's params for this base model and task, plus None for the key params it leaves unset."""
+    from wrapper import basemodel
     from wrapper.config import preset_for
 
-    key, preset = preset_for(base_model)
+    key, preset = preset_for(base_model, reranker=basemodel.inspect(base_model).is_reranker)
     fam = family(task)
     params = dict(preset[fam])
     for name in KEY_PARAMS[fam]:
@@ -65,15 +93,10 @@ def preset_params(base_model: str, task: str) -> dict[str, Any]:
 
 
 def config_name(dataset_dir: str | os.PathLike, base_model: str, task: str) -> str:
-    """`<dataset>-<preset slug>[-ce-<loss>|-flagembedding]`, as `autorerank config` names it (<= 50 chars)."""
-    from wrapper.config import preset_for
+    """The config name `autorerank config` gives (`wrapper.config.default_name`)."""
+    from wrapper.config import default_name
 
-    name = f"{Path(dataset_dir).name}-{preset_for(base_model)[1]['slug']}"
-    if task.startswith("cross-encoder:"):
-        name += "-ce-" + task.split(":", 1)[1]
-    elif task.startswith("flagembedding:"):
-        name += "-flagembedding"
-    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")[:50]
+    return default_name(dataset_dir, base_model, task)
 
 
 def render_yaml(dataset_dir: str | os.PathLike, *, name: str, base_model: str, task: str,
@@ -102,7 +125,7 @@ def write_config(dataset_dir: str | os.PathLike, *, name: str, base_model: str, 
 
 
 def new_run_id(name: str) -> str:
-    from wrapper.train.run import make_run_id
+    from wrapper.run import make_run_id
 
     return make_run_id(name, settings.runs_dir())
 
@@ -165,26 +188,27 @@ class RunView:
 
 
 def read_run(run_dir: str | os.PathLike) -> RunView | None:
-    """status.json (reconciled: a dead wrapper's run reads "interrupted") and metrics.jsonl, or None."""
+    """The run (`wrapper.run.Run`, reconciled: a dead wrapper's run reads "interrupted") and its
+    metrics.jsonl, or None when the folder is not a readable run."""
+    from wrapper.errors import InputError
     from wrapper.leaderboard.loaders import load_metrics
-    from wrapper.train import reconcile
+    from wrapper.run import Run, is_run
 
-    path = Path(run_dir)
-    if not (path / "status.json").is_file():
+    if not is_run(run_dir):
         return None
     try:
-        status = reconcile(path)
-    except (OSError, ValueError):
+        run = Run.load(run_dir)
+    except (InputError, OSError):
         return None
-    records, _ = load_metrics(path / "metrics.jsonl")
-    return RunView(path.name, path, status, records)
+    records, _ = load_metrics(run.dir / "metrics.jsonl")
+    return RunView(run.dir.name, run.dir, run.status, records)
 
 
 def runs(*, succeeded_only: bool = False) -> list[RunView]:
     """Run folders under $AUTORERANK_RUNS (or ./runs), newest first."""
-    from wrapper.train.run import list_runs
+    from wrapper.run import Run
 
-    out = [view for p in reversed(list_runs(settings.runs_dir())) if (view := read_run(p)) is not None]
+    out = [view for run in reversed(Run.all(settings.runs_dir())) if (view := read_run(run.dir)) is not None]
     if succeeded_only:
         out = [v for v in out if v.state == "succeeded" and v.status.get("model")]
     return out

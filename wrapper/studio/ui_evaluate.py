@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from wrapper import settings
-from wrapper.dataset import split_names
+from wrapper.dataset import Dataset
 from wrapper.errors import AutoRerankError
 from wrapper.studio import data, jobs, training
 from wrapper.studio.ui_common import guarded, job_header, job_log, live, show_error, stop_button
@@ -43,7 +43,7 @@ def page_evaluate() -> None:
     names = [str(d.path) for d in prepared]
     picked = c2.selectbox("Dataset", names, key="eval_dataset")
     dataset = prepared[names.index(picked)]
-    splits = guarded(split_names, dataset.path) or []
+    splits = guarded(lambda p: Dataset.open(p).splits, dataset.path) or []
     split = c3.selectbox("Held-out split", splits, key="eval_split")
     with st.expander("Also built-in MTEB / C-MTEB tasks (optional)"):
         tasks = st.text_input("Tasks", key="eval_tasks", placeholder="T2Reranking, MMarcoReranking or cmteb-rerank",

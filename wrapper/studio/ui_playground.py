@@ -7,7 +7,7 @@ import re
 import streamlit as st
 
 from wrapper import settings
-from wrapper.dataset import split_names
+from wrapper.dataset import Dataset
 from wrapper.errors import AutoRerankError
 from wrapper.studio import data, playground, training
 from wrapper.studio.ui_common import guarded, show_error
@@ -30,7 +30,7 @@ def _held_out_picker() -> None:
     c1, c2 = st.columns([2, 1])
     picked = c1.selectbox("Dataset", names, key="pg_dataset")
     dataset = prepared[names.index(picked)]
-    split = c2.selectbox("Split", guarded(split_names, dataset.path) or [], key="pg_split")
+    split = c2.selectbox("Split", guarded(lambda p: Dataset.open(p).splits, dataset.path) or [], key="pg_split")
     records = guarded(playground.held_out, dataset.path, split) if split else None
     if not records:
         return
@@ -52,7 +52,7 @@ def page_playground() -> None:
     c1, c2 = st.columns(2)
     finetunes = c1.multiselect("Fine-tunes (one or two runs)", runs, default=runs[:1], max_selections=2,
                                key="pg_models", help="finished training runs, newest first")
-    base_default = (playground.base_of(finetunes[0]) if finetunes else None) or "bundled"
+    base_default = (playground.base_of(finetunes[0]) if finetunes else None) or settings.BUNDLED_MODEL_LABEL
     base = c2.text_input("Base model", value=base_default, key=f"pg_base|{','.join(finetunes)}",
                          help="the model the fine-tunes started from (from the run); any run id, folder or Hub id")
     with st.expander("Pick a held-out query", expanded=not st.session_state.get("pg_query")):

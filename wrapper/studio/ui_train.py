@@ -40,12 +40,28 @@ def _choices() -> tuple[data.DatasetInfo, str, str] | None:
         base = c2.text_input("Model folder or Hub id", key="train_base_other").strip()
         if not base:
             return None
-    tasks = training.tasks()
-    default = "st:triplet" if dataset.manifest.get("has_negatives", True) else "st:pair"
-    task = c3.selectbox("Task", tasks, index=tasks.index(default), key="train_task",
+    recommended = guarded(_recommended, str(dataset.path), base)
+    if recommended is None:
+        return None
+    tasks = [training.RECOMMENDED, *training.tasks()]
+    task = c3.selectbox("Task", tasks, index=0, key="train_task",
                         help="; ".join(f"{p}* {t}" for p, t in training.TASK_HELP.items()))
-    c3.caption(training.task_help(task))
+    if task == training.RECOMMENDED:
+        task = recommended[0]
+        c3.caption(f"**{task}**: {recommended[1]}")
+    else:
+        c3.caption(training.task_help(task))
     return dataset, base, task
+
+
+@st.cache_data(show_spinner="reading the base model ...")
+def _recommended(dataset: str, base: str) -> tuple[str, str]:
+    return training.recommended_task(dataset, base)
+
+
+@st.cache_data(show_spinner="timing a few training steps on this machine ...")
+def _sizing(dataset: str, base: str, task: str, params: tuple) -> list[str]:
+    return training.sizing_lines(dataset, base_model=base, task=task, params=dict(params))
 
 
 def _params(dataset: data.DatasetInfo, base: str, task: str) -> tuple[str, dict, bool] | None:
@@ -84,6 +100,10 @@ def _launch(dataset: data.DatasetInfo, base: str, task: str, name: str, params: 
         return
     with st.expander(f"Config: autotrain_configs/{name}.yml (what `autorerank config` writes)", expanded=True):
         st.code(yaml_text, language="yaml")
+    sizing = guarded(_sizing, str(dataset.path), base, task, tuple(sorted(
+        (k, v) for k, v in params.items() if v is not None)))
+    if sizing:
+        st.markdown("**On this machine:**\n" + "\n".join(f"- {line}" for line in sizing))
     if st.button("Start training", key="start_train", type="primary", icon=":material/play_arrow:", disabled=busy,
                  help="writes the config, then runs `autorerank train` as a job (you can leave the page)"):
         try:

@@ -3,9 +3,10 @@
     from wrapper.train import train_run
     result = train_run(Path("autotrain_configs/sample.yml"))   # -> RunResult(run_dir, status)
 
-`st:*` configs run AutoTrain from its own environment; `cross-encoder:*` configs run
-`python -m wrapper.train.cross_encoder` (optionally on N processes). Both write the
-same run folder (Contract 3): config.yml, status.json, metrics.jsonl, stdout/stderr logs,
+`st:*` configs run AutoTrain from its own environment (a bi-encoder); `text_regression`
+configs run AutoTrain on the reranker's own head (`wrapper.train.autotrain_reranker`);
+`cross-encoder:*` configs run `python -m wrapper.train.cross_encoder` (optionally on N
+processes); `flagembedding:reranker` runs FlagEmbedding. All write the same run folder (Contract 3): config.yml, status.json, metrics.jsonl, stdout/stderr logs,
 pid. Success is judged from the log and the model files, not the exit code.
 
 `train_run` is three steps: `resolve` (config -> run folder, config.yml and
@@ -18,12 +19,16 @@ Adding a backend is one entry in `BACKENDS`::
                              kind="cross-encoder", single_process_why=None),
 
 `build` names a function `command(run: ResolvedRun) -> Command` (imported only when a
-run of that backend starts); it reads `run.run_config` (config.resolved.yml, absolute
-data path and model), `run.run_dir`, `run.offline`, `run.num_processes`, `run.launcher`,
-and returns the argv (a list), the env (`autotrain.child_env`, built on `wrapper.procs`), the model folder
-the child writes, and the total steps if known. `single_process_why` set to a reason
-refuses `--num-processes > 1` with that reason. The child's log lines are parsed by
-`autotrain.LogParser` (AutoTrain's `on_log` lines and our `AUTORERANK_*` lines).
+run of that backend starts); it receives the resolved run as one object: `run.config`,
+`run.dataset` (a `wrapper.dataset.Dataset`: ask it for your file), `run.run` (the `Run`
+folder), `run.base_model` (resolved once), `run.offline`, `run.num_processes`,
+`run.launcher`; it writes `run.run_config` (config.resolved.yml, what the child reads)
+with `run.write_resolved(data_path=...)`, and returns the argv (a list), the env
+(`wrapper.train.child.child_env`, built on `wrapper.procs`), the model folder the child
+writes, and the total steps if known. `single_process_why` set to a reason refuses
+`--num-processes > 1` with that reason. The child's log lines are parsed by
+`wrapper.train.logparse.LogParser` (AutoTrain's `on_log` lines and our `AUTORERANK_*`
+lines) or the subclass the command names.
 
 Raises `RunFailed` (after writing status.json) when the run failed, `Interrupted`
 when it was stopped (Ctrl-C / SIGTERM), `InputError` for a bad config. Once the run
@@ -38,13 +43,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wrapper.train.run import reconcile, read_status  # noqa: F401  (re-exported for readers)
 
 
 @dataclass
 class RunResult:
-    run_dir: Path
-    status: dict
+    run: Any  # wrapper.run.Run
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.dir
+
+    @property
+    def status(self) -> dict:
+        return self.run.status
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,9 @@ class Backend:
 BACKENDS: dict[str, Backend] = {
     "autotrain": Backend(tasks=("st:",), build="wrapper.train:autotrain_command", kind="bi-encoder",
                          single_process_why="runs in AutoTrain, which launches on every visible GPU by itself"),
+    "autotrain-reranker": Backend(tasks=("text_regression",), build="wrapper.train.autotrain_reranker:command",
+                                  kind="cross-encoder",
+                                  single_process_why="runs in AutoTrain, which launches on every visible GPU by itself"),
     "cross-encoder": Backend(tasks=("cross-encoder:",), build="wrapper.train:cross_encoder_command",
                              kind="cross-encoder"),
     "flagembedding": Backend(tasks=("flagembedding:",), build="wrapper.train.flagembedding:command",
@@ -78,20 +92,42 @@ def backend_for(task: str) -> str:
 
 @dataclass
 class ResolvedRun:
-    """A config resolved into its run folder (what `build_command` and the backends read)."""
+    """A config resolved into its run folder: what `build_command` and the backends receive."""
 
     config_path: Path
     config: Any  # wrapper.config.TrainConfig
     backend: str
-    run_id: str
-    run_dir: Path
-    run_config: Path  # config.resolved.yml: absolute data path, resolved base model
-    data_path: Path
-    base_model: str
+    run: Any  # wrapper.run.Run (the folder exists; status.json is written when the command is built)
+    dataset: Any  # wrapper.dataset.Dataset
+    base_model: str  # resolved once: an absolute folder or a Hub id
     offline: bool
     num_processes: int = 1
     launcher: str = "torchrun"
     autotrain_env: Path | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.dir
+
+    @property
+    def run_config(self) -> Path:
+        return self.run.dir / "config.resolved.yml"
+
+    def write_resolved(self, *, data_path: Path | None = None, **changes: Any) -> Path:
+        """config.resolved.yml: the config with the resolved base model, `data.path` = `data_path`
+        (default: the dataset root) and any top-level `changes`; returns its path."""
+        import yaml
+
+        raw = yaml.safe_load((self.run.dir / "config.yml").read_text(encoding="utf-8"))
+        raw["data"]["path"] = str(data_path or self.dataset.root)
+        raw["base_model"] = self.base_model
+        raw.update(changes)
+        self.run_config.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        return self.run_config
 
 
 @dataclass
@@ -104,26 +140,7 @@ class Command:
     total_steps: int | None = None
     epochs: int | None = None
     extra_status: dict = field(default_factory=dict)
-    parser: Any = None  # a LogParser for the child's lines; None: autotrain.LogParser(total_steps, epochs)
-
-
-def _dataset_dir_for_status(data_path: Path) -> str:
-    root = data_path.parent
-    try:
-        return str(root.relative_to(Path.cwd()))
-    except ValueError:
-        return str(root)
-
-
-def _resolve_model_for_child(base_model: str) -> str:
-    """The bundled alias -> its folder; a relative local folder -> absolute (the child's cwd differs)."""
-    from wrapper import settings
-
-    resolved = settings.resolve_model(base_model)
-    local = Path(resolved).expanduser()
-    if not local.is_absolute() and local.is_dir():
-        return str(local.resolve())
-    return resolved
+    parser: Any = None  # a LogParser for the child's lines; None: LogParser(total_steps, epochs)
 
 
 def resolve(
@@ -135,13 +152,11 @@ def resolve(
     autotrain_env: Path | None = None,
     launcher: str = "torchrun",
 ) -> ResolvedRun:
-    """Check the config and flags, create the run folder, write config.yml and config.resolved.yml."""
-    import yaml
-
-    from wrapper import settings
-    from wrapper.config import load_config, resolve_data_path
+    """Check the config and flags, create the run folder and write config.yml (a copy of what was run)."""
+    from wrapper import basemodel, settings
+    from wrapper.config import config_dataset, load_config
     from wrapper.errors import InputError
-    from wrapper.train.run import make_run_id
+    from wrapper.run import Run
 
     config_path = Path(config_path)
     config = load_config(config_path)
@@ -159,27 +174,17 @@ def resolve(
         if not settings.hub_reachable():
             raise InputError.at(config_path, "hub.push_to_hub is true but the Hugging Face Hub is not reachable",
                                 hint="remove the hub: section to train offline")
-    runs_root = settings.runs_dir(runs_dir)
-    run_id = run_id or make_run_id(config.project_name, runs_root)
-    run_dir = (runs_root / run_id).absolute()
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise InputError.at(run_dir, "this run folder already exists and is not empty",
-                            hint="choose another --run-id or leave it out for a fresh one")
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-    # config.yml: a byte-identical copy of what the user ran. config.resolved.yml: what the
-    # child reads - the same with an absolute data path, because its cwd is the run folder.
-    data_path = resolve_data_path(config)
-    text = config_path.read_text(encoding="utf-8")
-    (run_dir / "config.yml").write_text(text, encoding="utf-8")
-    raw = yaml.safe_load(text)
-    raw["data"]["path"] = str(data_path)
-    raw["base_model"] = _resolve_model_for_child(config.base_model)
-    run_config = run_dir / "config.resolved.yml"
-    run_config.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    dataset = config_dataset(config, config_path)
+    try:
+        base_model = basemodel.resolve(config.base_model)
+    except InputError:
+        raise InputError.at(config_path, f"{config.base_model!r} looks like a local path but is not a folder",
+                            column="base_model",
+                            hint="point base_model at an existing model folder, a Hub id or 'bundled'") from None
+    run = Run.create(settings.runs_dir(runs_dir), config.project_name, run_id)
+    (run.dir / "config.yml").write_text(config_path.read_text(encoding="utf-8"), encoding="utf-8")
     return ResolvedRun(
-        config_path=config_path, config=config, backend=backend, run_id=run_id, run_dir=run_dir,
-        run_config=run_config, data_path=data_path, base_model=raw["base_model"],
+        config_path=config_path, config=config, backend=backend, run=run, dataset=dataset, base_model=base_model,
         offline=not settings.hub_reachable(), num_processes=num_processes, launcher=launcher,
         autotrain_env=autotrain_env,
     )
@@ -187,29 +192,31 @@ def resolve(
 
 def cross_encoder_command(run: ResolvedRun) -> Command:
     """`python -m wrapper.train.cross_encoder` (torchrun/accelerate for N processes)."""
-    from wrapper.train import autotrain as at
+    from wrapper.train.child import child_env
     from wrapper.train.launch import cross_encoder_argv
 
+    run.write_resolved()
     model_dir = run.run_dir / "model"
     argv = cross_encoder_argv(
         ["--config", str(run.run_config), "--output", str(model_dir)],
         num_processes=run.num_processes, launcher=run.launcher,  # type: ignore[arg-type]
     )
-    return Command(argv=argv, env=at.child_env(offline=run.offline, project_path=True), model_dir=model_dir,
+    return Command(argv=argv, env=child_env(offline=run.offline, project_path=True), model_dir=model_dir,
                    total_steps=None, epochs=run.config.params_model().epochs)
 
 
 def autotrain_command(run: ResolvedRun) -> Command:
     """`autotrain --config config.resolved.yml` from the AutoTrain env; total steps from the train split."""
-    from wrapper.config import split_file
     from wrapper.train import autotrain as at
+    from wrapper.train.child import child_env
 
     params = run.config.params_model()
     venv = at.find_env(run.autotrain_env)
-    train_file = split_file(run.data_path, run.config.data.train_split)
-    n_train = at.count_rows(train_file) if train_file else 0
-    total = at.autotrain_total_steps(n_train, params.batch_size, params.epochs, params.gradient_accumulation)
-    return Command(argv=at.autotrain_argv(venv, run.run_config), env=at.child_env(venv=venv, offline=run.offline),
+    train_file = run.dataset.train_file("autotrain")
+    run.write_resolved(data_path=train_file.parent)
+    total = at.autotrain_total_steps(at.count_rows(train_file), params.batch_size, params.epochs,
+                                     params.gradient_accumulation)
+    return Command(argv=at.autotrain_argv(venv, run.run_config), env=child_env(venv=venv, offline=run.offline),
                    model_dir=run.run_dir / run.config.project_name, total_steps=total, epochs=params.epochs)
 
 
@@ -221,7 +228,7 @@ def build_command(run: ResolvedRun) -> Command:
 
 def _start_status(run: ResolvedRun, cmd: Command | None, **final: Any) -> None:
     """status.json of a run about to start (`cmd`), or of one that ended before it started (`final`)."""
-    from wrapper.train.run import utcnow, write_status
+    from wrapper.run import utcnow
 
     now = utcnow()
     fields = dict(
@@ -231,7 +238,9 @@ def _start_status(run: ResolvedRun, cmd: Command | None, **final: Any) -> None:
         task=run.config.task,
         kind=BACKENDS[run.backend].kind,
         base_model=run.base_model,
-        dataset=_dataset_dir_for_status(run.data_path),
+        base_model_input=run.config.base_model,
+        dataset=str(run.dataset.root),
+        project_dir=str(Path.cwd()),
         config=str(run.run_dir / "config.yml"),
         source_config=str(run.config_path.resolve()),
         created_at=now,
@@ -247,13 +256,13 @@ def _start_status(run: ResolvedRun, cmd: Command | None, **final: Any) -> None:
         argv=cmd.argv if cmd else None,
         **(cmd.extra_status if cmd else {}),
     )
-    write_status(run.run_dir, **{**fields, **final})
+    run.run.update(**{**fields, **final})
 
 
 def _ended_before_start(run: ResolvedRun, cmd: Command | None, what: str, exc: BaseException) -> None:
     """Record in status.json why a run whose folder exists never ran (`what` failed); Ctrl-C -> Interrupted."""
     from wrapper.errors import Interrupted
-    from wrapper.train.run import utcnow, write_status
+    from wrapper.run import utcnow
 
     interrupted = isinstance(exc, KeyboardInterrupt)
     final = {"state": "interrupted" if interrupted else "failed", "ended_at": utcnow(),
@@ -261,7 +270,7 @@ def _ended_before_start(run: ResolvedRun, cmd: Command | None, what: str, exc: B
     if cmd is None:  # no status.json yet: write the whole of it
         _start_status(run, None, **final)
     else:
-        write_status(run.run_dir, **final)
+        run.run.update(**final)
     if interrupted:
         raise Interrupted(f"run {run.run_id} interrupted before it started") from None
 
@@ -269,13 +278,13 @@ def _ended_before_start(run: ResolvedRun, cmd: Command | None, what: str, exc: B
 def record_outcome(run: ResolvedRun, cmd: Command, outcome, parser) -> RunResult:
     """status.json from how the child ended: succeeded (returned), interrupted / failed (raised)."""
     from wrapper.errors import Interrupted, RunFailed
-    from wrapper.train.autotrain import model_files_ok
-    from wrapper.train.run import utcnow, write_status
+    from wrapper.run import utcnow
+    from wrapper.train.child import model_files_ok
 
     run_dir, run_id, total = run.run_dir, run.run_id, cmd.total_steps
     steps = {"done": parser.last_step, "total": parser.total_steps}
     if outcome.interrupted:
-        write_status(run_dir, state="interrupted", ended_at=utcnow(), exit_code=outcome.exit_code,
+        run.run.update(state="interrupted", ended_at=utcnow(), exit_code=outcome.exit_code,
                      cause=f"stopped by {outcome.signal_name}", steps=steps, pid=None)
         raise Interrupted(f"run {run_id} interrupted ({outcome.signal_name}); folder: {run_dir}")
 
@@ -287,12 +296,12 @@ def record_outcome(run: ResolvedRun, cmd: Command, outcome, parser) -> RunResult
     elif not model_files_ok(cmd.model_dir):
         cause = f"the training process ended but wrote no model to {cmd.model_dir} (see stdout.log/stderr.log)"
     if cause is None:
-        status = write_status(run_dir, state="succeeded", ended_at=utcnow(), exit_code=outcome.exit_code,
-                              model=str(cmd.model_dir), steps={"done": parser.last_step or total,
-                                                               "total": parser.total_steps or total},
-                              pid=None, wall_s=round(outcome.wall_s, 2))
-        return RunResult(run_dir=run_dir, status=status)
-    write_status(run_dir, state="failed", ended_at=utcnow(), exit_code=outcome.exit_code,
+        run.run.update(state="succeeded", ended_at=utcnow(), exit_code=outcome.exit_code,
+                       model=str(cmd.model_dir.absolute()), steps={"done": parser.last_step or total,
+                                                                   "total": parser.total_steps or total},
+                       pid=None, wall_s=round(outcome.wall_s, 2))
+        return RunResult(run=run.run)
+    run.run.update(state="failed", ended_at=utcnow(), exit_code=outcome.exit_code,
                  cause=cause, steps=steps, pid=None, wall_s=round(outcome.wall_s, 2))
     raise RunFailed(f"run {run_id} failed: {cause}\n  logs: {run_dir / 'stdout.log'}, {run_dir / 'stderr.log'}")
 
@@ -308,7 +317,7 @@ def train_run(
     launcher: str = "torchrun",
 ) -> RunResult:
     """Train `config_path` in `runs_dir/<run_id>/` and return the run folder and final status."""
-    from wrapper.train.autotrain import LogParser
+    from wrapper.train.logparse import LogParser
     from wrapper.train.supervise import supervise
 
     run = resolve(config_path, runs_dir=runs_dir, run_id=run_id, num_processes=num_processes,
@@ -330,4 +339,4 @@ def train_run(
 
 
 __all__ = ["BACKENDS", "Backend", "Command", "ResolvedRun", "RunResult", "backend_for", "build_command",
-           "read_status", "reconcile", "record_outcome", "resolve", "train_run"]
+           "record_outcome", "resolve", "train_run"]

@@ -14,8 +14,8 @@ Losses (`task: cross-encoder:<loss>`):
 teacher scores `prepare` kept (`pos_scores`/`neg_scores`, see wrapper/train/distill.py),
 mixed with the label loss by `label_weight` / `distill_weight`.
 
-Training data is `flagembedding/train.jsonl` of the prepared dataset (the parent of
-`data.path`); evaluation is `CrossEncoderRerankingEvaluator` on `eval/<valid_split>.jsonl`
+Training data is the prepared dataset's `flagembedding/train.jsonl` (`data.path` is the
+dataset folder; the backend asks `wrapper.dataset.Dataset` for the file); evaluation is `CrossEncoderRerankingEvaluator` on `eval/<valid_split>.jsonl`
 during training, and the best checkpoint by MAP is what ends up in `--output`
 (with a model card). Progress is printed as `AUTORERANK_*` lines on stdout,
 which `wrapper.train.autotrain.LogParser` reads.
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from wrapper.dataset import read_jsonl
-from wrapper.train.autotrain import METRIC_PREFIX, TOTAL_PREFIX
+from wrapper.train.logparse import METRIC_PREFIX, TOTAL_PREFIX
 
 EVAL_NAME = "validation"
 BEST_METRIC = f"eval_{EVAL_NAME}_map"
@@ -212,13 +212,13 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
     from transformers import TrainerCallback
     from transformers.trainer_callback import PrinterCallback
 
-    from wrapper.config import load_config, resolve_data_path
+    from wrapper.config import config_dataset, load_config
 
     config = load_config(config_path, base=base_dir)
     params = config.params_model()
     loss_name = config.loss or "bce"
-    root = resolve_data_path(config, base_dir).parent
-    train_file = root / "flagembedding" / "train.jsonl"
+    dataset = config_dataset(config, config_path, base_dir)
+    train_file = dataset.train_file("flagembedding")
     records = read_jsonl(train_file)
     distill = params.distill != "none"
     if distill:
@@ -226,7 +226,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
     columns = build_train_rows(records, loss_name, params.num_negatives, teacher=distill)
     train_dataset = Dataset.from_dict(columns).shuffle(seed=params.seed)
     if len(train_dataset) == 0:
-        raise ValueError(f"no usable training rows for loss {loss_name} in {root / 'flagembedding/train.jsonl'}")
+        raise ValueError(f"no usable training rows for loss {loss_name} in {train_file}")
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     per_epoch = max(math.ceil(len(train_dataset) / (params.batch_size * world)) // params.gradient_accumulation, 1)
@@ -234,7 +234,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
 
     evaluator = None
     if config.data.valid_split:
-        samples = eval_samples(root / "eval" / f"{config.data.valid_split}.jsonl")
+        samples = eval_samples(dataset.eval_split(config.data.valid_split))
         if samples:
             evaluator = CrossEncoderRerankingEvaluator(
                 samples=samples, name=EVAL_NAME, at_k=10, batch_size=64, write_csv=False,
@@ -244,6 +244,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         config.base_model,
         num_labels=1,
         max_length=params.max_seq_length,
+        trust_remote_code=config.trust_remote_code,
         model_card_data=CrossEncoderModelCardData(
             language=None, license=None,
             model_name=f"{config.project_name} (autorerank cross-encoder:{loss_name})",
@@ -258,6 +259,7 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         per_device_train_batch_size=params.batch_size,
         per_device_eval_batch_size=params.batch_size,
         gradient_accumulation_steps=params.gradient_accumulation,
+        gradient_checkpointing=params.gradient_checkpointing,
         learning_rate=params.lr,
         warmup_steps=int(round(params.warmup_ratio * total)),
         lr_scheduler_type=params.scheduler,

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from wrapper.errors import InputError
-from wrapper.train.autotrain import LogParser
+from wrapper.train.logparse import LogParser
 
 MODULE = "FlagEmbedding.finetune.reranker.encoder_only.base"
 _TOTAL_RE = re.compile(r"Total optimization steps = ([\d,]+)")
@@ -174,7 +174,7 @@ def check_precision(params: Any, source: object) -> None:
 
 
 def flagembedding_args(params: Any, *, base_model: str, train_file: Path, output_dir: Path,
-                       logging_steps: int) -> list[str]:
+                       logging_steps: int, trust_remote_code: bool = False) -> list[str]:
     """FlagEmbedding's own arguments for a config's params."""
     args = [
         "--model_name_or_path", base_model,
@@ -202,6 +202,10 @@ def flagembedding_args(params: Any, *, base_model: str, train_file: Path, output
         # FlagEmbedding reshapes the logits to [per_device_train_batch_size, group]: a short last batch crashes
         "--dataloader_drop_last", "True",
     ]
+    if params.gradient_checkpointing:
+        args += ["--gradient_checkpointing", "True"]
+    if trust_remote_code:
+        args += ["--trust_remote_code", "True"]
     if params.fp16:
         args += ["--fp16", "True"]
     if params.bf16:
@@ -231,23 +235,25 @@ def launcher_argv(args: list[str], *, num_processes: int, launcher: str = "torch
 def command(run):  # run: wrapper.train.ResolvedRun -> wrapper.train.Command
     """The backend's command for a resolved run (its `BACKENDS` entry's `build`)."""
     from wrapper.train import Command
-    from wrapper.train import autotrain as at
+    from wrapper.train.autotrain import count_rows
+    from wrapper.train.child import child_env
 
     config = run.config
     params = config.params_model()
     check_precision(params, run.config_path)
-    train_file = run.data_path / f"{config.data.train_split}.jsonl"
-    n_rows = at.count_rows(train_file)
+    train_file = run.dataset.train_file("flagembedding")
+    run.write_resolved()
+    n_rows = count_rows(train_file)
     check_batch(n_rows, params, run.num_processes, train_file)
     total = total_steps(n_rows, params, run.num_processes)
     logging_steps = params.logging_steps if params.logging_steps > 0 else max(total // 20, 1)
     model_dir = run.run_dir / "model"
     argv = launcher_argv(
         flagembedding_args(params, base_model=run.base_model, train_file=train_file, output_dir=model_dir,
-                           logging_steps=logging_steps),
+                           logging_steps=logging_steps, trust_remote_code=config.trust_remote_code),
         num_processes=run.num_processes, launcher=run.launcher,
     )
-    env = at.child_env(offline=run.offline)
+    env = child_env(offline=run.offline)
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):  # FlagEmbedding logs its token argument
         env.pop(var, None)
     parser = FlagEmbeddingLogParser(total_steps=total, epochs=params.num_train_epochs, logging_steps=logging_steps,

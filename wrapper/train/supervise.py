@@ -1,35 +1,22 @@
-"""Supervising a training child process: logs, metrics, progress bar, signals.
+"""Supervising a training child process: logs, metrics, progress bar (over `procs.supervise`).
 
-The child is started by `wrapper.procs.start` in its own process group (so Ctrl-C
-reaches only us, and we stop the whole tree: AutoTrain -> accelerate -> trainer) and
-with `die_with_parent`, so it is told to stop if the wrapper is killed outright.
-stdout/stderr are read on two threads, written to stdout.log/stderr.log, and parsed
-into metrics.jsonl. Ctrl-C, SIGTERM and SIGHUP to the wrapper stop the child tree
-(`procs.stop_tree`) and end in an `Outcome` with `interrupted=True`.
+The child is a `procs.Child` in its own process group (so Ctrl-C reaches only us, and
+we stop the whole tree: AutoTrain -> accelerate -> trainer) with `die_with_parent`, so
+it is told to stop if the wrapper is killed outright. stdout/stderr are pumped into
+stdout.log/stderr.log and parsed into metrics.jsonl. Ctrl-C, SIGTERM and SIGHUP to the
+wrapper stop the child tree and end in a `procs.Outcome` with `interrupted=True`.
 """
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from wrapper import procs
-from wrapper.train.autotrain import LogParser
-from wrapper.train.run import append_metrics, write_status
-
-
-@dataclass
-class Outcome:
-    exit_code: int | None
-    interrupted: bool = False
-    signal_name: str | None = None
-    parser: LogParser = field(default_factory=LogParser)
-    wall_s: float = 0.0
+from wrapper.run import append_metrics, write_status
+from wrapper.train.logparse import LogParser
 
 
 class _Progress:
@@ -80,69 +67,40 @@ def supervise(
     progress: bool = True,
     desc: str = "train",
     status_every_s: float = 2.0,
-) -> Outcome:
-    """Run `argv` with cwd=`run_dir` until it ends or we are told to stop.
+) -> procs.Outcome:
+    """Run `argv` with cwd=`run_dir` until it ends or we are told to stop (`procs.supervise`).
 
-    Returns the Outcome; `interrupted` is True after SIGINT/SIGTERM to the wrapper
-    (the child's whole process group has then been stopped).
+    Its lines go to stdout.log / stderr.log and through `parser` into metrics.jsonl and
+    the progress bar; status.json gets the step count every `status_every_s` seconds.
     """
     run_dir = Path(run_dir)
-    started = time.monotonic()
-    out_log = open(run_dir / "stdout.log", "w", encoding="utf-8", errors="replace")
-    err_log = open(run_dir / "stderr.log", "w", encoding="utf-8", errors="replace")
     lock = threading.Lock()
     bar = _Progress(progress, parser.total_steps, desc)
-    stop_signal: list[int] = []
 
-    proc = procs.start(argv, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       die_with_parent=True, text=True, encoding="utf-8", errors="replace", bufsize=1)
-    (run_dir / "pid").write_text(f"{proc.pid}\n")
-    write_status(run_dir, pid=proc.pid)
+    def on_line(line: str, _stream: str) -> None:
+        with lock:
+            record = parser.feed(line)
+            if record is not None:
+                append_metrics(run_dir, record)
+                bar.update(record, parser.total_steps)
 
-    def pump(stream, log):
-        for line in stream:
-            log.write(line)
-            log.flush()
-            with lock:
-                record = parser.feed(line)
-                if record is not None:
-                    append_metrics(run_dir, record)
-                    bar.update(record, parser.total_steps)
+    child = procs.Child(argv, cwd=run_dir, env=env, logs=(run_dir / "stdout.log", run_dir / "stderr.log"),
+                        on_line=on_line, die_with_parent=True)
+    (run_dir / "pid").write_text(f"{child.pid}\n")
+    write_status(run_dir, pid=child.pid)
+    last = {"at": 0.0, "step": -1}
 
-    threads = [threading.Thread(target=pump, args=(proc.stdout, out_log), daemon=True),
-               threading.Thread(target=pump, args=(proc.stderr, err_log), daemon=True)]
-    for t in threads:
-        t.start()
+    def on_tick() -> None:
+        now = time.monotonic()
+        if now - last["at"] >= status_every_s and parser.last_step != last["step"]:
+            last.update(at=now, step=parser.last_step)
+            write_status(run_dir, steps={"done": parser.last_step, "total": parser.total_steps})
 
     try:
-        with procs.interrupt_on((signal.SIGTERM, signal.SIGHUP)):
-            last_status = 0.0
-            last_step = -1
-            while proc.poll() is None:
-                time.sleep(0.2)
-                now = time.monotonic()
-                if now - last_status >= status_every_s and parser.last_step != last_step:
-                    last_step = parser.last_step
-                    last_status = now
-                    write_status(run_dir, steps={"done": parser.last_step, "total": parser.total_steps})
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP through procs.interrupt_on
-        stop_signal.append(procs.signal_of(exc))
+        outcome = procs.supervise(child, on_tick=on_tick)
     finally:
-        with procs.signals_ignored((signal.SIGINT, signal.SIGTERM, signal.SIGHUP)):
-            # stopped or not, no straggler of the child's group survives it
-            procs.stop_tree(proc, grace=procs.GRACE_SECONDS if stop_signal or proc.poll() is None else 0)
-            for t in threads:
-                t.join(timeout=10)
-        bar.close(parser.last_step if not stop_signal else None)
-        out_log.close()
-        err_log.close()
         pid_file = run_dir / "pid"
         if pid_file.exists():
             pid_file.unlink()
-    return Outcome(
-        exit_code=proc.returncode,
-        interrupted=bool(stop_signal),
-        signal_name=signal.Signals(stop_signal[0]).name if stop_signal else None,
-        parser=parser,
-        wall_s=time.monotonic() - started,
-    )
+    bar.close(parser.last_step if not outcome.interrupted else None)
+    return outcome

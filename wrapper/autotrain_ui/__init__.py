@@ -5,12 +5,12 @@ Two modes, chosen by `offline` (default, `decide_mode`: online when
 
 - online:  `autotrain app --host H --port P` from the AutoTrain env - AutoTrain as is
            (it needs `HF_TOKEN` in the environment; we pass it through, never log it).
-- offline: `python autotrain_ui_offline.py --host H --port P` with the AutoTrain env's
+- offline: `python offline.py --host H --port P` (this package's launcher) with the AutoTrain env's
            python. That launcher patches AutoTrain in memory (no Hub model lists, a
            local user instead of token verification, no Hub repo check, push to Hub
            forced off) and serves the app; AutoTrain's installed files are untouched.
 
-The child runs in its own process group (`wrapper.procs.start`) with the working folder (`runs/ui/` by
+The child is a `wrapper.procs.Child` (its own process group) with the working folder (`runs/ui/` by
 default) as its current directory: AutoTrain writes each project there as
 `./<project_name>/` (final model at the top), plus `autotrain.db`. Its stdout and
 stderr go to `<workdir>/autotrain.log` (offline; the file the UI's "Logs" panel
@@ -23,7 +23,6 @@ Library code: never prints, raises `InputError` / `RunFailed`.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +32,7 @@ from pathlib import Path
 from wrapper import procs, settings
 from wrapper.errors import InputError, RunFailed
 
-LAUNCHER = Path(__file__).with_name("autotrain_ui_offline.py")
+LAUNCHER = Path(__file__).with_name("offline.py")
 DEFAULT_HOST = procs.LOCALHOST
 DEFAULT_PORT = procs.DEFAULT_UI_PORT
 DEFAULT_READY_TIMEOUT = 180.0
@@ -74,12 +73,13 @@ def _env_executable(env_dir: Path, name: str) -> Path:
 
 
 def build_command(
-    *, host: str, port: int, offline: bool, autotrain_env: Path, user: str = LOCAL_USER
+    *, host: str, port: int, offline: bool, autotrain_env: Path, user: str = LOCAL_USER, task: str | None = None
 ) -> list[str]:
-    """The child's argv (a list, never a shell string)."""
+    """The child's argv (a list, never a shell string). `task`: the task the offline page opens on."""
     if offline:
         python = _env_executable(autotrain_env, "python")
-        return [str(python), str(LAUNCHER), "--host", host, "--port", str(port), "--user", user]
+        return [str(python), str(LAUNCHER), "--host", host, "--port", str(port), "--user", user,
+                *(["--task", task] if task else [])]
     autotrain = _env_executable(autotrain_env, "autotrain")
     return [str(autotrain), "app", "--host", host, "--port", str(port)]
 
@@ -92,19 +92,20 @@ def _bundled_model_or_none() -> str | None:
 
 
 def child_env(
-    *, offline: bool, autotrain_env: Path, base: dict[str, str] | None = None
+    *, offline: bool, autotrain_env: Path, base: dict[str, str] | None = None, models: list[str] = ()
 ) -> dict[str, str]:
     """Environment for the UI server: AutoTrain env first on PATH, Hub off and no token offline.
 
-    The bundled model's folder is offered in the UI's model list through
-    AutoTrain's own `AUTOTRAIN_CUSTOM_MODELS` (kept if the user set it).
+    The bundled model's folder (and `models`, e.g. the base of `--dataset`) are offered in
+    the UI's model list through AutoTrain's own `AUTOTRAIN_CUSTOM_MODELS` (kept if the user
+    set it).
     """
     env = procs.child_env(base=base, venv=autotrain_env, offline=offline, drop_tokens=offline)
-    bundled = _bundled_model_or_none()
-    if bundled:
-        custom = [m.strip() for m in env.get("AUTOTRAIN_CUSTOM_MODELS", "").split(",") if m.strip()]
-        if bundled not in custom:
-            custom.append(bundled)
+    custom = [m.strip() for m in env.get("AUTOTRAIN_CUSTOM_MODELS", "").split(",") if m.strip()]
+    for model in [*models, _bundled_model_or_none()]:
+        if model and model not in custom:
+            custom.append(model)
+    if custom:
         env["AUTOTRAIN_CUSTOM_MODELS"] = ",".join(custom)
     return env
 
@@ -162,7 +163,7 @@ def answers(url: str, timeout: float = 2.0) -> bool:
 class UIServer:
     """A running AutoTrain UI child. Use `stop()` (or a `with` block) to end it."""
 
-    process: subprocess.Popen
+    child: procs.Child
     url: str
     host: str
     port: int
@@ -174,14 +175,14 @@ class UIServer:
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.child.pid
 
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self.child.running()
 
     def wait(self, timeout: float | None = None) -> int:
         """Block until the child exits on its own; return its exit code."""
-        return self.process.wait(timeout=timeout)
+        return self.child.wait(timeout=timeout)
 
     def processes(self) -> list:
         """The child and its live descendants (training jobs included), as psutil objects.
@@ -192,7 +193,7 @@ class UIServer:
         import psutil
 
         try:
-            root = psutil.Process(self.process.pid)
+            root = psutil.Process(self.child.pid)
             procs = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
@@ -209,7 +210,7 @@ class UIServer:
         """Stop the server and every process it started (`procs.stop_tree`: SIGTERM, then
         SIGKILL after `grace` s; `autotrain app` starts uvicorn in a session of its own,
         which the sweep of descendants reaches). Returns the child's exit code."""
-        return procs.stop_tree(self.process, grace=grace)
+        return self.child.stop(grace=grace)
 
     def __enter__(self) -> "UIServer":
         return self
@@ -222,7 +223,7 @@ def wait_until_ready(server: UIServer, timeout: float = DEFAULT_READY_TIMEOUT, p
     """Poll the server's URL until it answers; RunFailed if the child exits or time runs out."""
     deadline = time.monotonic() + timeout
     while True:
-        code = server.process.poll()
+        code = server.child.exit_code
         if code is not None:
             raise RunFailed(
                 f"AutoTrain's UI exited (code {code}) before it answered at {server.url}"
@@ -260,6 +261,8 @@ def start(
     autotrain_env: str | os.PathLike | None = None,
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
     user: str = LOCAL_USER,
+    task: str | None = None,
+    models: list[str] = (),
 ) -> UIServer:
     """Start AutoTrain's UI and return once it answers HTTP at `server.url`.
 
@@ -271,7 +274,7 @@ def start(
     procs.check_port(None, port, where=f"--host {host} --port {port}")
     env_dir = Path(settings.autotrain_env_dir(autotrain_env)).absolute()
     offline, why = decide_mode(offline)
-    command = build_command(host=host, port=port, offline=offline, autotrain_env=env_dir, user=user)
+    command = build_command(host=host, port=port, offline=offline, autotrain_env=env_dir, user=user, task=task)
     procs.check_port(host, port, where=f"--host {host} --port {port}")
 
     work = Path(workdir) if workdir else default_workdir()
@@ -283,11 +286,10 @@ def start(
     work = work.resolve()
     log_path = work / ("autotrain.log" if offline else "autotrain-app.log")
 
-    with open(log_path, "wb") as log:
-        # its own session: Ctrl-C reaches us only; we stop the whole tree
-        process = procs.start(command, cwd=work, env=child_env(offline=offline, autotrain_env=env_dir),
-                              stdout=log, stderr=subprocess.STDOUT)
-    server = UIServer(process=process, url=url_for(host, port), host=host, port=port, workdir=work,
+    # its own session: Ctrl-C reaches us only; we stop the whole tree
+    child = procs.Child(command, cwd=work, env=child_env(offline=offline, autotrain_env=env_dir, models=list(models)),
+                        log=log_path)
+    server = UIServer(child=child, url=url_for(host, port), host=host, port=port, workdir=work,
                       log_path=log_path, offline=offline, command=command, why=why)
     try:
         wait_until_ready(server, timeout=ready_timeout)
@@ -295,3 +297,31 @@ def start(
         server.stop(grace=5)
         raise
     return server
+
+
+def reranker_pairs(dataset_dir: str | os.PathLike, base_model: str, workdir: Path, *,
+                   trust_remote_code: bool = False) -> tuple[Path, dict]:
+    """The Text Regression task's data for the reranker route: `<workdir>/pairs/<dataset>/train.csv` and
+    `validation.csv` (columns text, target) of `dataset_dir`, joined and targeted for `base_model` as
+    `autorerank train` does (anchored on a reranker base's logits, 0/1 for a fresh head). Returns the
+    folder and the summary."""
+    from wrapper import basemodel
+    from wrapper.config.route import check_remote_code
+    from wrapper.config.schema import PairsSection
+    from wrapper.dataset import Dataset
+    from wrapper.train.autotrain_reranker import write_pairs
+
+    dataset = Dataset.open(dataset_dir, training=True)
+    base = basemodel.inspect(base_model)
+    check_remote_code(base, trust_remote_code)
+    pair = basemodel.pair_input(base, trust_remote_code=trust_remote_code)
+    if pair.separator is None:
+        raise InputError.at("--base-model", f"AutoTrain's Text Regression reads one text, and {pair.why}",
+                            hint="train this base with `autorerank config --task cross-encoder:mnrl` instead")
+    section = PairsSection(separator=pair.separator, exact=pair.exact,
+                           targets="anchored" if base.is_reranker else "binary")
+    folder = Path(workdir) / "pairs" / dataset.root.name
+    summary = write_pairs(dataset, folder, section, base_model=base.ref, max_length=min(base.max_positions or 256, 256),
+                          valid_split="validation" if "validation" in dataset.splits else None,
+                          trust_remote_code=trust_remote_code)
+    return folder, {**summary, "base_model": base.ref, "note": pair.why}

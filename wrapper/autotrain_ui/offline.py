@@ -1,7 +1,7 @@
 """Start AutoTrain's web UI without the Hugging Face Hub.
 
 This script runs INSIDE the AutoTrain environment (`.venv-autotrain/bin/python
-autotrain_ui_offline.py --host 127.0.0.1 --port 8080`), so it imports only the
+wrapper/autotrain_ui/offline.py --host 127.0.0.1 --port 8080`), so it imports only the
 standard library, autotrain and autotrain's own dependencies (fastapi, uvicorn,
 huggingface_hub) - never `wrapper`. It changes nothing on disk: AutoTrain's
 installed files stay as they are, the patches below are applied to the imported
@@ -24,10 +24,15 @@ What AutoTrain 0.8.36 does with the Hub, and what we do instead (see
    False, so a UI-started job never tries to push.
 5. The page's styles and tab switching come from CDNs -> a small stylesheet and
    script served by this app are linked into every HTML page (see OFFLINE_CSS).
+6. Every task's default parameters say `mixed_precision: fp16`, which fails on a machine
+   without a CUDA GPU -> `get_task_params` answers "none" there (`--cpu`, the default
+   when torch sees no GPU).
+7. `--task text-regression` makes the page open on that task (the reranker route:
+   `autorerank ui --dataset` writes the pair CSVs it trains on).
 
 The server's working directory is where AutoTrain puts its projects
 (`./<project_name>/`), `autotrain.db` and reads `autotrain.log`; the caller
-(`wrapper.train.ui`) starts this script there with stdout/stderr going to
+(`wrapper.autotrain_ui`) starts this script there with stdout/stderr going to
 `autotrain.log`.
 """
 
@@ -53,6 +58,12 @@ OFFLINE_JS_TAG = f'<script src="{OFFLINE_JS_PATH}" data-autorerank-offline></scr
 # when flowbite did not load.
 OFFLINE_JS = """
 window.addEventListener('load', function () {
+  var wanted = document.documentElement.getAttribute('data-autorerank-task');
+  var select = document.getElementById('task');
+  if (wanted && select && select.value !== wanted) {
+    select.value = wanted;
+    select.dispatchEvent(new Event('change'));
+  }
   if (window.initTabs || window.Flowbite) { return; }
   document.querySelectorAll('[data-tabs-toggle]').forEach(function (list) {
     var tabs = list.querySelectorAll('[data-tabs-target]');
@@ -127,7 +138,14 @@ label[for^="data_files_"] { display: flex; border: 2px dashed #d1d5db; border-ra
 """
 
 
-def add_offline_styles(app) -> None:
+def cpu_safe(params: dict) -> dict:
+    """Task parameters a machine without a CUDA GPU can train with (no fp16)."""
+    if params.get("mixed_precision") in ("fp16", "bf16"):
+        return {**params, "mixed_precision": "none"}
+    return params
+
+
+def add_offline_styles(app, task: str | None = None) -> None:
     """Serve OFFLINE_CSS / OFFLINE_JS and link them from every HTML page the app returns.
 
     Once per app: a second call adds nothing (Starlette refuses new middleware on an
@@ -136,6 +154,7 @@ def add_offline_styles(app) -> None:
     from fastapi import Request
     from fastapi.responses import Response
 
+    app.state.autorerank_task = task  # read per request: a second call may change it
     if getattr(app.state, "autorerank_offline_styles", False):
         return
     app.state.autorerank_offline_styles = True
@@ -154,6 +173,9 @@ def add_offline_styles(app) -> None:
         if not response.headers.get("content-type", "").startswith("text/html"):
             return response
         body = b"".join([chunk async for chunk in response.body_iterator])
+        wanted = getattr(app.state, "autorerank_task", None)
+        if wanted and b"<html" in body and b"data-autorerank-task" not in body:
+            body = body.replace(b"<html", f'<html data-autorerank-task="{wanted}"'.encode(), 1)
         if b"</head>" in body and OFFLINE_CSS_TAG.encode() not in body:
             body = body.replace(b"</head>", OFFLINE_CSS_TAG.encode() + b"</head>", 1)
             body = body.replace(b"</body>", OFFLINE_JS_TAG.encode() + b"</body>", 1)
@@ -167,11 +189,12 @@ def _no_models(*args, **kwargs):
     return iter(())
 
 
-def apply_offline_patches(user: str = "local"):
+def apply_offline_patches(user: str = "local", *, cpu: bool = False, task: str | None = None):
     """Patch AutoTrain's UI modules in memory; return the FastAPI app to serve.
 
     Idempotent: calling it again (e.g. with another `user`) re-points the patches
     and returns the same app, without wrapping or registering anything twice.
+    `cpu`: default parameters without fp16 (6.); `task`: the task the page opens on (7.).
     """
     # 1. model lists: patch before ui_routes runs fetch_models() at import time
     import autotrain.app.models as models
@@ -204,8 +227,19 @@ def apply_offline_patches(user: str = "local"):
         munge_without_push._autorerank_no_push = True
         app_params.AppParams._munge_common_params = munge_without_push
 
+    # 6. parameters a CPU can train with
+    if cpu and not getattr(app_params.get_task_params, "_autorerank_cpu", False):
+        original_params = app_params.get_task_params
+
+        def cpu_task_params(task_name, param_type):
+            return cpu_safe(original_params(task_name, param_type))
+
+        cpu_task_params._autorerank_cpu = True
+        app_params.get_task_params = cpu_task_params
+
     import autotrain.app.ui_routes as ui_routes
 
+    ui_routes.get_task_params = app_params.get_task_params
     ui_routes.token_verification = local_user_info
     ui_routes.get_user_and_orgs = local_users
     # 3. no Hub repo can exist offline
@@ -217,7 +251,7 @@ def apply_offline_patches(user: str = "local"):
         return None  # no token: nothing downstream may reach the Hub
 
     app.dependency_overrides[ui_routes.user_authentication] = local_authentication
-    add_offline_styles(app)
+    add_offline_styles(app, task)
     return app
 
 
@@ -226,7 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--user", default="local", help="the local user name shown in the UI")
+    parser.add_argument("--task", default=None, help="the task the page opens on (e.g. text-regression)")
+    parser.add_argument("--cpu", action=argparse.BooleanOptionalAction, default=None,
+                        help="default parameters without fp16 (default: when torch sees no CUDA GPU)")
     args = parser.parse_args(argv)
+    if args.cpu is None:
+        import torch
+
+        args.cpu = not torch.cuda.is_available()
 
     # The Hub is unreachable: fail fast instead of waiting on timeouts, and keep
     # any token out of this process (it could only leak into files or logs).
@@ -241,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if path.split(os.pathsep)[0] != bin_dir:
         os.environ["PATH"] = bin_dir + os.pathsep + path
 
-    app = apply_offline_patches(user=args.user)
+    app = apply_offline_patches(user=args.user, cpu=args.cpu, task=args.task)
     print(PATCHED_MARKER, flush=True)
 
     import uvicorn
@@ -251,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _drop_own_folder_from_path() -> None:
-    """Run as a script, this folder is sys.path[0] - and it holds our `autotrain.py`
-    (the training supervisor), which would shadow the real `autotrain` package."""
+    """Run as a script, this folder is sys.path[0]: nothing in it may shadow the real `autotrain`
+    package (or any other), so it leaves the path."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
 

@@ -1,16 +1,9 @@
-"""The one reader of Contract 1: a prepared dataset folder `data/<name>/`.
+"""Strict readers for the files of a prepared dataset: JSON lines, eval records, hashes.
 
-Every stage that reads what `autorerank prepare` wrote goes through here:
-
-    read_manifest(dataset_dir)            the `dataset.json` dict (InputError naming the file)
-    split_files(dataset_dir)              {split: eval/<split>.jsonl path}, declared + found
-    split_names(dataset_dir)              the eval splits there are
-    read_split(dataset_dir, "validation") validated records {query_id, query, positive, negative}
-    iter_records(path)                    the same for any eval-style JSONL file, with line numbers
     iter_jsonl(path) / read_jsonl(path)   strict JSON lines (a bad line is an InputError with its line)
     iter_jsonl_text(path, text)           the same over text a caller decoded itself (its own --encoding)
+    iter_records(path)                    eval-style records {query_id, query, positive, negative}, validated
     sha256_file(path) / sha256_files(ps)  content hashes of source files and weights
-    dataset_root_for_config(config)       the dataset folder a training config points into
 
 Only the standard library and `wrapper.errors` are imported, so the AutoTrain
 environment's subprocesses can use this module too.
@@ -26,9 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from wrapper.errors import InputError
 
-MANIFEST = "dataset.json"
-EVAL_DIR = "eval"
-PREPARE_HINT = ("run `autorerank prepare RAW_FILE --name NAME` first (it writes dataset.json and "
+PREPARE_HINT = ("run `autorerank prepare RAW_FILE --name NAME` first (it writes the manifest and "
                 "eval/<split>.jsonl), then pass data/NAME")
 RECORD_HINT = '{"query_id": "q1", "query": "...", "positive": ["..."], "negative": ["..."]}'
 
@@ -101,81 +92,6 @@ def read_jsonl(path: str | os.PathLike, *, hint: str | None = None) -> list[dict
     return [row for _, row in iter_jsonl(path, hint=hint)]
 
 
-# --------------------------------------------------------------------------- manifest
-
-
-def read_manifest(dataset_dir: str | os.PathLike, *, training: bool = False) -> dict:
-    """`dataset.json` of a prepared dataset; `training=True` also refuses an evaluation-only dataset."""
-    dataset_dir = Path(dataset_dir)
-    manifest = dataset_dir / MANIFEST
-    if not dataset_dir.is_dir():
-        raise InputError.at(dataset_dir, "prepared dataset folder not found", hint=PREPARE_HINT)
-    if not manifest.is_file():
-        raise InputError.at(manifest, "not found: the folder was not written by `autorerank prepare`",
-                            hint=PREPARE_HINT)
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = {"line": exc.lineno, "column": exc.colno} if isinstance(exc, json.JSONDecodeError) else {}
-        raise InputError.at(manifest, f"not valid JSON ({getattr(exc, 'msg', exc)})", **where,
-                            hint="prepare the dataset again with --overwrite") from None
-    if not isinstance(data, dict):
-        raise InputError.at(manifest, f"expected a JSON object, got {type(data).__name__}",
-                            hint="prepare the dataset again with --overwrite")
-    if training and data.get("eval_only"):
-        raise InputError.at(
-            manifest, "this is an evaluation-only dataset (prepared with --val-ratio 1.0): it has no training rows",
-            hint="prepare the training data with a --val-ratio below 1, or use this folder with `autorerank eval --dataset`",
-        )
-    return data
-
-
-def dataset_root_for_config(config: Any, base: Path | None = None) -> Path:
-    """The prepared dataset folder of a training config (`data.path` is its `autotrain/` subfolder)."""
-    from wrapper.config import resolve_data_path
-
-    return resolve_data_path(config, base).parent
-
-
-# --------------------------------------------------------------------------- eval splits
-
-
-def split_files(dataset_dir: str | os.PathLike, manifest: dict | None = None) -> dict[str, Path]:
-    """`{split: path}`: the splits `dataset.json` declares, then any other `eval/*.jsonl`.
-
-    The manifest is read when not given and it exists; a folder without one is
-    looked at as `eval/<split>.jsonl` files alone.
-    """
-    dataset_dir = Path(dataset_dir)
-    if manifest is None and (dataset_dir / MANIFEST).exists():
-        manifest = read_manifest(dataset_dir)
-    files: dict[str, Path] = {}
-    declared = ((manifest or {}).get("files") or {}).get("eval") or {}
-    if isinstance(declared, dict):
-        for split, rel in declared.items():
-            files[str(split)] = dataset_dir / str(rel)
-    for path in sorted((dataset_dir / EVAL_DIR).glob("*.jsonl")):
-        files.setdefault(path.stem, path)
-    return files
-
-
-def split_names(dataset_dir: str | os.PathLike) -> list[str]:
-    """The eval splits of a prepared dataset (e.g. `["validation", "test"]`)."""
-    return list(split_files(dataset_dir))
-
-
-def split_path(dataset_dir: str | os.PathLike, split: str = "validation", manifest: dict | None = None) -> Path:
-    """The file of one eval split; an InputError listing the splits there are when it is absent."""
-    files = split_files(dataset_dir, manifest)
-    path = files.get(split)
-    if path is None or not path.is_file():
-        available = ", ".join(s for s, p in files.items() if p.is_file()) or "none"
-        raise InputError.at(path or Path(dataset_dir) / EVAL_DIR / f"{split}.jsonl",
-                            f"the prepared dataset has no eval split {split!r} (available: {available})",
-                            hint="run `autorerank prepare` with --val-ratio > 0 (and --test-ratio > 0 for 'test')")
-    return path
-
-
 def parse_record(row: dict, path: Path, line_no: int, *, require_query_id: bool = True) -> dict:
     """One eval line as `{query_id, query, positive, negative}` (lists of non-empty strings).
 
@@ -220,26 +136,3 @@ def iter_records(path: str | os.PathLike, *, require_query_id: bool = True) -> I
                                 column="query_id", hint="query ids must be unique within a split")
         seen.add(record["query_id"])
         yield line_no, record
-
-
-def read_split(dataset_dir: str | os.PathLike, split: str = "validation") -> list[dict]:
-    """The validated records of a prepared dataset's eval split (Contract 1)."""
-    return [record for _, record in iter_records(split_path(dataset_dir, split))]
-
-
-__all__ = [
-    "MANIFEST",
-    "dataset_root_for_config",
-    "iter_jsonl",
-    "iter_jsonl_text",
-    "iter_records",
-    "parse_record",
-    "read_jsonl",
-    "read_manifest",
-    "read_split",
-    "sha256_file",
-    "sha256_files",
-    "split_files",
-    "split_names",
-    "split_path",
-]
