@@ -93,18 +93,27 @@ TRAINERS: dict[str, Callable[[Plan], dict]] = {
     # its group size follows the training file's negatives (`config` fits it: 1 + the median query's)
     "flagembedding": lambda p: dict(task="flagembedding:reranker", max_steps=p.ce_steps, lr=p.ce_lr,
                                     batch_size=p.ce_batch, query_max_len=32, passage_max_len=p.ce_max_length),
+    # AutoTrain's text_regression on a reranker's own head (anchored targets): one pass over the pairs
+    # (1 positive + the mined negatives per query: about the pairs the cross-encoder sees in ce_steps)
+    "autotrain-reranker": lambda p: dict(task="text_regression", epochs=1, lr=5e-5, batch_size=p.ce_batch,
+                                         max_seq_length=p.ce_max_length),
 }
 #: fine-tunes that `merge --auto` mixes back with their base, per dataset (issue #9's bars)
 MERGED: dict[str, tuple[str, ...]] = {"cmrc2018": ("cross-encoder", "autotrain-bi-encoder")}
 #: the merge search's query sample per set, and the tolerance its rule allows below the base
 MERGE_QUERIES = 100
 #: fine-tunes that start from another dataset's fine-tune instead of the bundled bi-encoder:
-#: (dataset, label) -> (source dataset, source trainer); the recipe is the source trainer's. The
+#: (dataset, label) -> (source dataset, source trainer, recipe: a TRAINERS label). The
 #: scifact cross-encoder stands in for a general reranker such as bge-reranker-base (the Hub is out of
 #: reach), so `merge --auto` mixes two rerankers, the case LM-Cocktail is for. Its gate compares against
 #: that reranker, and scifact dev is the reranker's own domain.
-FROM_RERANKER: dict[tuple[str, str], tuple[str, str]] = {
-    ("cmrc2018", "cross-encoder from the scifact reranker"): ("scifact", "cross-encoder")}
+FROM_RERANKER: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("cmrc2018", "cross-encoder from the scifact reranker"): ("scifact", "cross-encoder", "cross-encoder"),
+    # the same reranker through AutoTrain itself and through FlagEmbedding, at the same budget (issue #20)
+    ("cmrc2018", "AutoTrain text_regression from the scifact reranker"): ("scifact", "cross-encoder",
+                                                                          "autotrain-reranker"),
+    ("cmrc2018", "FlagEmbedding from the scifact reranker"): ("scifact", "cross-encoder", "flagembedding"),
+}
 
 
 def _plans(work: Path, quick: bool) -> list[Plan]:
@@ -245,14 +254,14 @@ def _merged(ledger: Ledger, plan: Plan, label: str, run: Row, general: dict[str,
     return {**_scores(mev, merge_wall_s=merged.seconds), **merged.result, "merged": merged.provenance()}
 
 
-def _from_reranker(ledger: Ledger, plan: Plan, label: str, src: Plan, src_label: str, prepared: dict,
+def _from_reranker(ledger: Ledger, plan: Plan, label: str, src: Plan, src_label: str, recipe: str, prepared: dict,
                    general: dict[str, str], work: Path, results: dict) -> None:
     """One FROM_RERANKER row: the source fine-tune (reused when stored) as the base reranker, the
     fine-tune from it, its gate, `merge --auto` back into it, and all three evaluated on the dev set."""
     if "train" not in prepared[src.name]:
         prepared[src.name]["train"] = _prepare_row(ledger, src, "train", work / "data")
     base = _train(ledger, src, src_label, prepared[src.name], work)
-    run = _train(ledger, plan, label, prepared[plan.name], work, recipe=src_label, base=base)
+    run = _train(ledger, plan, label, prepared[plan.name], work, recipe=recipe, base=base)
     dev, dev_dir = prepared[plan.name]["dev"]
     base_ev = eval_row(ledger, f"{plan.name}: evaluate {src.name} {src_label}", base.result["run_id"], base.key,
                        dev, dev_dir, work)
@@ -312,11 +321,11 @@ def run(quick: bool = False, only: str | list[str] | None = None, out: Path | No
         _dataset(ledger, plan, work, quick, prepared[plan.name], general_for(plan.name), results,
                  trainers=None if chosen is None else chosen[plan.name])
     by_name = {p.name: p for p in plans}
-    for (name, label), (src, src_label) in FROM_RERANKER.items():
+    for (name, label), (src, src_label, recipe) in FROM_RERANKER.items():
         wanted = chosen is None or (name in chosen and (chosen[name] is None or label in chosen[name]))
         if wanted and name in by_name and src in by_name:
-            _from_reranker(ledger, by_name[name], label, by_name[src], src_label, prepared, general_for(name),
-                           work, results)
+            _from_reranker(ledger, by_name[name], label, by_name[src], src_label, recipe, prepared,
+                           general_for(name), work, results)
     results["out_of_domain_map"] = out_of_domain(results)
     _save(work, results, ledger)
     print(markdown(results))

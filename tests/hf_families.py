@@ -80,18 +80,24 @@ AUTO_MAP = {"AutoConfig": "configuration_tiny.TinyXLMRConfig",
 
 
 def hf_env(cache_dir: Path) -> dict[str, str]:
-    """Environment variables that make the Hugging Face libraries use `cache_dir`, offline."""
-    return {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_CACHE": str(cache_dir)}
+    """Environment variables that make the Hugging Face libraries use `cache_dir`, offline (remote code
+    copied beside it, never into the home folder)."""
+    return {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_CACHE": str(cache_dir),
+            "HF_MODULES_CACHE": str(Path(cache_dir).parent / "modules")}
 
 
 def use_cache(monkeypatch, cache_dir: Path) -> None:
-    """`hf_env` for this process too: also patches the constants huggingface_hub read at import."""
+    """`hf_env` for this process too: also patches the constants huggingface_hub and transformers read
+    at import."""
     from huggingface_hub import constants
+    from transformers import dynamic_module_utils
 
-    for key, value in hf_env(cache_dir).items():
+    env = hf_env(cache_dir)
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache_dir))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(dynamic_module_utils, "HF_MODULES_CACHE", env["HF_MODULES_CACHE"])
 
 
 def _texts() -> list[str]:
@@ -304,3 +310,32 @@ def build_cache(cache_dir: Path, repo_ids: list[str] | None = None) -> dict[str,
         (repo / "refs").mkdir(exist_ok=True)
         (repo / "refs" / "main").write_text(fam.revision)
     return out
+
+
+def support_table(matrix: dict) -> str:
+    """The README's support table (markdown) from `artifacts/families.json` (written by test_families.py)."""
+    families = matrix.get("families", {})
+    repos = [r for r in families]
+    stages: list[str] = []
+    for repo in repos:
+        stages += [st for st in matrix.get(repo, {}) if st not in stages]
+    head = "| command | " + " | ".join(f"{families[r]}<br>`{r.split('/')[1]}`" for r in repos) + " |"
+    lines = [head, "|---" * (len(repos) + 1) + "|"]
+    for stage in stages:
+        cells = [matrix.get(r, {}).get(stage, "not tested") for r in repos]
+        lines.append(f"| {stage} | " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+    import json as _json
+
+    parser = argparse.ArgumentParser(description="build a tiny reranker cache, or print the support table")
+    parser.add_argument("--table", type=Path, help="artifacts/families.json: print the README's support table")
+    parser.add_argument("--build", type=Path, help="build the cache into this folder")
+    args = parser.parse_args()
+    if args.table:
+        print(support_table(_json.loads(args.table.read_text())))
+    if args.build:
+        print(build_cache(args.build))

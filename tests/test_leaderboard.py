@@ -323,15 +323,28 @@ def test_evaluation_details_of_one_model(scenario):
 # --------------------------------------------------------------------------- figures
 
 
-def test_figures_build_valid_vega_lite(scenario):
+def _plotted(chart) -> list[dict]:
+    """The rows a chart plots (Altair inlines its data under `datasets`)."""
+    spec = chart.to_dict()
+    [rows] = spec["datasets"].values()
+    return rows
+
+
+def test_figures_plot_what_the_tables_hold(scenario):
     df, runs = frame(scenario)
-    for chart in (
-        figures.per_task_bars(df, "MAP"),
-        figures.base_vs_finetuned(tables.compare_table(df, "MAP", runs)),
-        figures.training_curve(tables.metrics_frame(loaders.load_metrics(scenario.runs / FT_GOOD.split("/")[1] / "metrics.jsonl")[0])),
-    ):
-        spec = chart.to_dict()
-        assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    bars = _plotted(figures.per_task_bars(df, "MAP"))
+    good = [r for r in bars if r["model_label"] == FT_GOOD and r["task_label"] == SAMPLE.name]
+    assert [r["score"] for r in good] == [pytest.approx(64.0)]  # the MAP the results file holds, x100
+    assert {r["model_label"] for r in bars} >= {FT_GOOD}
+    compare = tables.compare_table(df, "MAP", runs)
+    dots = _plotted(figures.base_vs_finetuned(compare))
+    mine = {r["which"]: r["score"] for r in dots if r["Model"] == FT_GOOD and r["Task"] == SAMPLE.name}
+    row = compare[(compare["Model"] == FT_GOOD) & (compare["Task"] == SAMPLE.name)].iloc[0]
+    assert mine == {"base": pytest.approx(row["Base"]), "fine-tuned": pytest.approx(64.0)}
+    metrics = loaders.load_metrics(scenario.runs / FT_GOOD.split("/")[1] / "metrics.jsonl")[0]
+    curve = _plotted(figures.training_curve(tables.metrics_frame(metrics)))
+    losses = [(r["step"], r["value"]) for r in curve if r["series"] == "loss"]
+    assert losses == [(m["step"], pytest.approx(m["loss"])) for m in metrics if "loss" in m]
 
 
 def test_figures_explain_why_they_cannot_plot(scenario):

@@ -73,9 +73,11 @@ def test_studio_binds_loopback_only(studio):
 
 
 def _settle(page, timeout: int = 60_000) -> None:
-    """Wait until Streamlit has finished the current rerun."""
+    """Wait until Streamlit has finished the current rerun (the app root says so; the running-man widget is
+    not drawn with the toolbar in viewer mode)."""
     page.wait_for_timeout(300)
-    page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=timeout)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout)
+    page.locator("[data-stale='true']").first.wait_for(state="detached", timeout=timeout)
 
 
 def _open(page, url: str, text: str) -> None:
@@ -141,6 +143,8 @@ def test_whole_flow_in_the_browser(studio, isolated_home):
             # Train: a tiny cross-encoder; the YAML before launch; the gate's verdict at the end
             t = time.monotonic()
             _open(page, url + "train", "Prepared dataset")
+            assert page.get_by_role("button", name="Deploy").count() == 0  # a local tool: no Deploy toolbar
+            page.get_by_text("parameters: 22.7M").first.wait_for(timeout=60_000)  # the run's size, before launch
             _select(page, "Task", "cross-encoder:bce")
             _number(page, "Max tokens", 64)
             _number(page, "Batch size", 8)
@@ -189,6 +193,8 @@ def test_whole_flow_in_the_browser(studio, isolated_home):
             # Playground: a held-out query ranked by the base and the fine-tune
             t = time.monotonic()
             _open(page, url + "playground", "Candidate passages")
+            # the run's base, by its name: not the bundled model's site-packages folder
+            expect(page.get_by_label("Base model", exact=True)).to_have_value("bundled (all-MiniLM-L6-v2)")
             page.get_by_role("button", name="Use this query").click()
             expect(page.get_by_label("Query", exact=True)).not_to_have_value("", timeout=30_000)
             _settle(page)

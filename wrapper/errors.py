@@ -55,6 +55,10 @@ class Interrupted(AutoRerankError):
     exit_code = 130
 
 
+class BudgetReached(Interrupted):
+    """A run stopped because its time budget ran out (`autorerank auto`'s deadline), not by the user."""
+
+
 class GateRefused(AutoRerankError):
     """The regression gate's verdict is one the user listed in `--fail-on` (exit code 3).
 

@@ -286,20 +286,29 @@ class Child:
             sink.close()
 
 
+#: `Outcome.signal_name` of a child stopped because its deadline passed
+DEADLINE = "deadline"
+
+
 def supervise(child: Child, *, on_tick: Callable[[], None] | None = None, tick_s: float = 0.2,
-              signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)) -> Outcome:
-    """Wait for `child` in the foreground; Ctrl-C or one of `signals` stops its whole tree.
+              signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP), deadline: float | None = None) -> Outcome:
+    """Wait for `child` in the foreground; Ctrl-C or one of `signals` stops its whole tree, and so does
+    `deadline` (a `time.monotonic()` value: the Outcome then says `signal_name == DEADLINE`).
 
     `on_tick` runs every `tick_s` while it runs (status updates). Whatever happens, no
     process of the child's group survives this call and its logs are closed.
     """
     stop_signal: list[int] = []
+    late = False
     try:
         with interrupt_on(signals):
             while child.running():
                 time.sleep(tick_s)
                 if on_tick is not None:
                     on_tick()
+                if deadline is not None and time.monotonic() >= deadline:
+                    late = True
+                    break
     except KeyboardInterrupt as exc:  # Ctrl-C, or a signal through interrupt_on
         stop_signal.append(signal_of(exc))
     finally:
@@ -307,8 +316,8 @@ def supervise(child: Child, *, on_tick: Callable[[], None] | None = None, tick_s
             # stopped or not, no straggler of the child's group survives it
             child.stop(grace=GRACE_SECONDS if stop_signal or child.running() else 0)
             child.close()
-    return Outcome(exit_code=child.proc.returncode, interrupted=bool(stop_signal),
-                   signal_name=signal.Signals(stop_signal[0]).name if stop_signal else None,
+    name = signal.Signals(stop_signal[0]).name if stop_signal else DEADLINE if late else None
+    return Outcome(exit_code=child.proc.returncode, interrupted=bool(stop_signal) or late, signal_name=name,
                    wall_s=time.monotonic() - child.started)
 
 

@@ -57,10 +57,10 @@ class Sizing:
     def lines(self) -> list[str]:
         out = [f"parameters: {_count(self.params)}"]
         if self.need_gb is not None:
-            out.append(f"memory: {self.need_gb:.1f} GB needed ({self.weights_gb:.2f} weights + {self.optimizer_gb:.2f} "
-                       f"gradients and AdamW moments + {self.activations_gb:.2f} activations at batch "
-                       f"{self.batch_size} x {self.seq_len} tokens); {self.available_gb:.1f} GB available on "
-                       f"{self.device}: {'fits' if self.fits else 'does NOT fit'}")
+            out.append(f"memory: {_size(self.need_gb)} needed ({_size(self.weights_gb)} weights + "
+                       f"{_size(self.optimizer_gb)} gradients and AdamW moments + {_size(self.activations_gb)} "
+                       f"activations at batch {self.batch_size} x {self.seq_len} tokens); {self.available_gb:.1f} GB "
+                       f"available on {self.device}: {'fits' if self.fits else 'does NOT fit'}")
         if self.seconds_per_epoch is not None:
             out.append(f"time: about {_duration(self.seconds_per_epoch)} per epoch ({self.examples_per_epoch:,} "
                        f"examples; {self.probe_note})")
@@ -75,6 +75,10 @@ def _count(n: int | None) -> str:
     if n is None:
         return "unknown (no weights or config.json to count from)"
     return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n:,}"
+
+
+def _size(gb: float) -> str:
+    return f"{gb:.1f} GB" if gb >= 1 else f"{gb * 1000:.0f} MB" if gb >= 0.001 else f"{gb * 1e6:.0f} kB"
 
 
 def _duration(seconds: float) -> str:
@@ -148,12 +152,33 @@ def _hardware() -> tuple[str, float, bool]:
 # --------------------------------------------------------------------------- the probe
 
 
+#: (model, tokens, trust) -> seconds per example, measured once per process (the studio re-renders often)
+_PROBED: dict[tuple, float] = {}
+
+
 def probe_seconds_per_example(ref: str, seq: int, *, trust_remote_code: bool = False, steps: int = 2) -> float:
-    """Wall seconds of one training example at `seq` tokens: AdamW steps on a batch of PROBE_BATCH."""
+    """Wall seconds of one training example at `seq` tokens: AdamW steps on a batch of PROBE_BATCH
+    (measured once per model and length in a process)."""
+    key = (ref, seq, trust_remote_code)
+    if key not in _PROBED:
+        _PROBED[key] = _probe(ref, seq, trust_remote_code=trust_remote_code, steps=steps)
+    return _PROBED[key]
+
+
+def _probe(ref: str, seq: int, *, trust_remote_code: bool, steps: int) -> float:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(ref, num_labels=1, trust_remote_code=trust_remote_code)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars and load reports belong to no one here
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(ref, num_labels=1,
+                                                                   trust_remote_code=trust_remote_code)
+    finally:
+        hf_logging.set_verbosity(level)
     model.train()
     vocab = int(getattr(model.config, "vocab_size", 1000) or 1000)
     ids = torch.randint(5, max(vocab - 1, 6), (PROBE_BATCH, seq))

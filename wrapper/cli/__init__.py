@@ -23,6 +23,7 @@ COMMANDS = {
     "prepare": "wrapper.cli.prepare:prepare",
     "config": "wrapper.cli.config:config",
     "train": "wrapper.cli.train:train",
+    "auto": "wrapper.cli.auto:auto",
     "merge": "wrapper.cli.merge:merge",
     "ui": "wrapper.cli.ui:ui",
     "eval": "wrapper.cli.evaluate:eval_command",
@@ -64,7 +65,8 @@ def cli() -> None:
     generate     documents -> training questions written by an LLM (then prepare)
     prepare      raw files -> data/<name>/ (validated triplets, mined negatives)
     config       data/<name>/ -> autotrain_configs/<name>.yml
-    train        a config -> runs/<run-id>/ (AutoTrain or cross-encoder backend)
+    train        a config -> runs/<run-id>/ (AutoTrain, cross-encoder or FlagEmbedding backend)
+    auto         the best safe model for a time budget: trials, gates, the pick
     merge        a run + its base -> a mixed model in a new run (LM-Cocktail)
     ui           AutoTrain's web UI on 127.0.0.1:8080, offline-capable
     gate         judge a run against its base, in domain and in general

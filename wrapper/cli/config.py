@@ -32,7 +32,7 @@ TASK_CHOICES = ["text_regression", "cross-encoder:bce", "cross-encoder:mnrl", "c
               help="text_regression targets: anchored (the base's own logit moved up for a positive, down for a "
                    "negative; default) or binary (1/0).")
 @click.option("--margin", type=float, default=None,
-              help="text_regression, anchored: the move, in standard deviations of the base's logits (default 1).")
+              help="text_regression, anchored: the move, in standard deviations of the base's logits (default 2).")
 @click.option("--negatives", type=int, default=None, help="text_regression: negatives per training query (default 7).")
 @click.option("--probe/--no-probe", default=True, show_default=True,
               help="Time a few training steps on this machine to estimate the time per epoch.")
@@ -96,7 +96,7 @@ def config(dataset_dir, base_model, name, task, drop_head, trust_remote_code, ta
         plan.raw["project_name"] = default_name(dataset_dir, base_model, plan.raw["task"], reranker=plan.base.is_reranker)
     path = write_config(plan, out_dir=out_dir, overwrite=overwrite)
     click.echo(str(path))
-    click.echo(f"task: {plan.raw['task']}: {plan.route.reason}", err=True)
+    click.echo(f"task: {plan.raw['task']}" + (" (as asked)" if plan.route.reason == "asked for" else f": {plan.route.reason}"), err=True)
     for note in plan.notes:
         click.secho(f"warning: {note}", fg="yellow", err=True)
     for line in estimate(plan, probe=probe).lines():

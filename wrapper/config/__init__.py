@@ -16,8 +16,8 @@ A config is AutoTrain's own YAML shape (Contract 2 in docs/ARCHITECTURE.md)::
 CrossEncoder backend (`wrapper.train.cross_encoder`); `flagembedding:reranker` runs
 FlagEmbedding's encoder-only reranker fine-tune (`wrapper.train.flagembedding`; its
 `data.path` is `data/<name>/flagembedding`, its params use FlagEmbedding's argument names).
-The dataset root is the parent of `data.path` (it holds `dataset.json`, `flagembedding/`
-and `eval/`).
+`data.path` is the prepared dataset's folder (`wrapper.dataset.Dataset`); each trainer asks it
+for the file it reads.
 
 Modules: `schema` (the strict models, `parse_config`), `tokens` (token hygiene),
 `files` (data checks, `load_config`), `presets` (base-model presets), `render` (`render_config`),

@@ -84,12 +84,15 @@ def build_config(
     targets: str | None = None,
     margin: float | None = None,
     negatives: int | None = None,
+    valid_split: str | None = None,
     **params: Any,
 ) -> ConfigPlan:
     """The config `render_config` writes (not validated against the files yet), with the reasons.
 
     `task=None` picks it from the base model (`wrapper.config.route`). `targets`, `margin`,
-    `negatives` set the pairs: section of text_regression.
+    `negatives` set the pairs: section of text_regression. `valid_split` names the eval split a
+    trainer evaluates on while it trains (default: validation; AutoTrain's st:* tasks always read
+    autotrain/validation.csv).
     """
     dataset_dir = Path(dataset_dir)
     dataset = Dataset.open(dataset_dir, training=True)
@@ -139,7 +142,7 @@ def build_config(
                        explicit=params.get("train_group_size") is not None)
     elif family == "st":
         valid_split = "validation" if dataset.train_file("autotrain_validation", must_exist=False).is_file() else None
-    else:
+    elif valid_split is None:
         valid_split = "validation" if "validation" in dataset.splits else None
     raw: dict[str, Any] = {
         "task": task,
@@ -157,8 +160,10 @@ def build_config(
         "params": merged,
     }
     if chosen.pairs is not None:
-        raw["pairs"] = {**chosen.pairs, **{k: v for k, v in (("targets", targets), ("margin", margin),
-                                                              ("negatives", negatives)) if v is not None}}
+        from wrapper.config.schema import PairsSection
+
+        asked = {k: v for k, v in (("targets", targets), ("margin", margin), ("negatives", negatives)) if v is not None}
+        raw["pairs"] = PairsSection(**chosen.pairs, **asked).model_dump()
     elif any(v is not None for v in (targets, margin, negatives)):
         raise InputError.at("--targets", f"--targets, --margin and --negatives shape the pairs of "
                                          f"{RERANKER_TASK}, not of {task}")

@@ -126,7 +126,7 @@ class PairsSection(_Strict):
     separator: str  # between query and passage; `config` finds the one the base's tokenizer uses for pairs
     exact: bool = True  # the base sees exactly its pair encoding (config checks; False: a warning was given)
     targets: Literal["anchored", "binary"] = "anchored"
-    margin: float = Field(1.0, gt=0)  # anchored: the shift, in standard deviations of the base's logits
+    margin: float = Field(2.0, gt=0)  # anchored: the shift, in standard deviations of the base's logits
     negatives: int = Field(7, ge=0)  # negatives per training query (of those prepare mined)
 
 

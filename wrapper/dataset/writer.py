@@ -151,13 +151,15 @@ def triplet_rows(records: Iterable[dict], *, limit: int | None = None) -> Iterat
 
 def write_dataset(root: str | os.PathLike, *, train: list[dict] | None = None,
                   eval_splits: dict[str, list[dict]] | None = None, name: str | None = None,
-                  extra: dict | None = None, overwrite: bool = True) -> Dataset:
+                  extra: dict | None = None, overwrite: bool = True,
+                  autotrain_validation: str = "validation") -> Dataset:
     """A small prepared dataset at `root` from in-memory records (tests, benchmarks).
 
     `train`: {"query", "pos": [..], "neg": [..]} per query (teacher scores optional);
-    `eval_splits`: {split: [{"query_id", "query", "positive", "negative"}]}. The
-    validation split also becomes `autotrain/validation.csv`. `extra` is merged into
-    the manifest (e.g. `{"eval_only": True}` or a fixed `content_hash`).
+    `eval_splits`: {split: [{"query_id", "query", "positive", "negative"}]}. The split
+    `autotrain_validation` (default: validation) also becomes `autotrain/validation.csv`,
+    what AutoTrain evaluates on while it trains. `extra` is merged into the manifest (e.g.
+    `{"eval_only": True}` or a fixed `content_hash`).
     """
     root = Path(root)
     train = list(train or [])
@@ -171,7 +173,7 @@ def write_dataset(root: str | os.PathLike, *, train: list[dict] | None = None,
         if train:
             triplets = writer.autotrain("train", columns, triplet_rows(train))
             val = [{"query": r["query"], "pos": r["positive"], "neg": r["negative"]}
-                   for r in eval_splits.get("validation", [])]
+                   for r in eval_splits.get(autotrain_validation, [])]
             writer.autotrain("validation", columns, triplet_rows(val))
             writer.flagembedding(train)
         for split, records in eval_splits.items():

@@ -46,6 +46,7 @@ class ModelRef:
     run_id: str | None = None
     source: str | None = None  # what the user typed
     run: Any = None  # the wrapper.run.Run this checkpoint belongs to (a run's model or one of its checkpoints)
+    trust_remote_code: bool = False  # the model's code lives in its repository and the user allowed it
 
     @property
     def run_status(self) -> dict | None:
@@ -162,7 +163,8 @@ def run_ref(run, source: str | None = None, role: str = "fine-tune") -> ModelRef
     folder = run.require_model()
     kind = run.kind if run.kind in KINDS else detect_kind(folder)
     return ModelRef(name=f"autorerank/{run.id}", revision=weights_hash(folder), kind=kind, path=folder, role=role,
-                    run_id=run.id, source=source or run.id, run=run)
+                    run_id=run.id, source=source or run.id, run=run,
+                    trust_remote_code=bool(run.status.get("trust_remote_code")))
 
 
 # --------------------------------------------------------------------------- public
@@ -249,7 +251,11 @@ def _hub_snapshot(repo_id: str) -> tuple[Path, str]:
 def base_model_ref(ref: ModelRef, runs: Path | None = None) -> ModelRef | None:
     """The base model a fine-tune started from (the run's `base_model`), as its own kind (role 'base')."""
     base = ref.base_model
-    return resolve_model(base, runs, role="base") if base else None
+    if not base:
+        return None
+    found = resolve_model(base, runs, role="base")
+    found.trust_remote_code = ref.trust_remote_code  # the run was allowed to run its base's code
+    return found
 
 
 def load(ref: ModelRef, *, device: str | None = None, precision: str = "fp32"):
@@ -258,7 +264,8 @@ def load(ref: ModelRef, *, device: str | None = None, precision: str = "fp32"):
     from wrapper import precision as prec
 
     try:
-        return prec.load(ref.path, ref.kind, precision=precision, device=device)
+        extra = {"trust_remote_code": True} if ref.trust_remote_code else {}
+        return prec.load(ref.path, ref.kind, precision=precision, device=device, **extra)
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError.at(ref.path, f"cannot load as a {ref.kind} ({reason})",

@@ -290,6 +290,13 @@ def page_compare() -> None:
             "Advice": st.column_config.TextColumn("Advice", width="large"),
         },
     )
+    from wrapper.leaderboard.auto import auto_table
+
+    trials = auto_table(data.runs)
+    if not trials.empty:
+        st.subheader("Auto runs: the trials of each search, best selection MAP first")
+        st.dataframe(trials, hide_index=True, width="stretch", key="auto_trials",
+                     column_config={"Selection MAP": st.column_config.NumberColumn(format="%.4f")})
 
 
 def page_model() -> None:

@@ -152,6 +152,7 @@ def _status(plan: MergePlan, run_id: str, final: Path, weights: list[float], not
         "base_model": run.base_model or str(base_source.path),
         "base_model_input": run.base_model_name or base_source.spec,
         "dataset": str(run.dataset_root) if run.dataset_root is not None else None,
+        "trust_remote_code": bool(run.status.get("trust_remote_code")),
         "project_dir": str(Path.cwd()),
         "config": None,
         "created_at": now, "started_at": now, "ended_at": now,

@@ -55,16 +55,18 @@ def _quiet():
         st_logger.setLevel(st_level)
 
 
-def load_as(path: Path, kind: str, *, num_labels: int | None = None, device: str | None = "cpu"):
+def load_as(path: Path, kind: str, *, num_labels: int | None = None, device: str | None = "cpu",
+            trust_remote_code: bool = False):
     """Load a model folder as a SentenceTransformer or CrossEncoder (InputError when it cannot)."""
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
+    extra = {"trust_remote_code": True} if trust_remote_code else {}
     try:
         with _quiet():
             if kind == CROSS_ENCODER:
                 kwargs = {"num_labels": num_labels} if num_labels is not None else {}
-                return CrossEncoder(str(path), device=device, **kwargs)
-            return SentenceTransformer(str(path), device=device)
+                return CrossEncoder(str(path), device=device, **kwargs, **extra)
+            return SentenceTransformer(str(path), device=device, **extra)
     except Exception as exc:  # a broken or foreign folder: one message
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError.at(path, f"cannot load as a {kind} ({reason})",
@@ -105,7 +107,8 @@ class Mixer:
         self.plan = plan
         self.kind = plan.kind
         fine = plan.sources[0]
-        first = load_as(fine.path, self.kind)
+        self.trust = trust = any(src.ref.trust_remote_code for src in plan.sources)
+        first = load_as(fine.path, self.kind, trust_remote_code=trust)
         num_labels = hf_model(first).config.num_labels if self.kind == CROSS_ENCODER else None
         self.states: list[dict] = []
         self.missing: list[set[str]] = []
@@ -113,7 +116,8 @@ class Mixer:
         models = [first]
         for source in plan.sources[1:]:
             headless = self.kind == CROSS_ENCODER and source.ref.kind == BI_ENCODER
-            models.append(load_as(source.path, self.kind, num_labels=num_labels if headless else None))
+            models.append(load_as(source.path, self.kind, num_labels=num_labels if headless else None,
+                                  trust_remote_code=trust))
         for source, model in zip(plan.sources, models):
             self._check_compatible(fine, first, source, model)
             lacks: set[str] = set()
@@ -127,7 +131,7 @@ class Mixer:
             self.missing.append(lacks)
         del models
         # the template every mix is loaded into: a fresh copy of the fine-tune (its files, its config)
-        self.template = load_as(fine.path, self.kind, device=device)
+        self.template = load_as(fine.path, self.kind, device=device, trust_remote_code=trust)
 
     def _check_compatible(self, fine: Source, first, source: Source, model) -> None:
         if source is fine:
@@ -201,7 +205,7 @@ class Mixer:
         self.template.load_state_dict(state)
         with _quiet():
             self.template.save(str(out_dir))
-        reloaded = load_as(out_dir, self.kind)
+        reloaded = load_as(out_dir, self.kind, trust_remote_code=self.trust)
         got = reloaded.state_dict()
         bad = [k for k, v in state.items() if k not in got or not torch.equal(got[k].cpu(), v.cpu())]
         if bad:

@@ -2,7 +2,7 @@
 
     from wrapper.prepare import PrepareOptions, prepare
     report = prepare([Path("data/raw/sample/pairs.csv")], Path("data/sample"), PrepareOptions(num_negatives=4))
-    report.manifest   # the dict written to dataset.json
+    report.manifest   # the dict written as the dataset's manifest
     report.summary()  # the short human summary (the CLI prints it)
 
 Modules: `options` (the schema), `readers` (bytes -> rows), `formats` (rows ->

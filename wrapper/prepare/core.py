@@ -25,7 +25,7 @@ from wrapper.prepare.teacher import check_teacher, teacher_scores
 
 @dataclass
 class PrepareReport:
-    """What `prepare` did: the manifest written to `dataset.json`, and where."""
+    """What `prepare` did: the manifest it wrote, and where."""
 
     out: Path
     manifest: dict[str, Any]

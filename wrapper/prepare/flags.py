@@ -49,7 +49,7 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     _opt("--batch-size", type=int, default=32, show_default=True, help="Encoding batch size for mining."),
     _opt("--corpus", multiple=True, type="path",
               help="Extra passages to mine from (jsonl/csv/tsv/parquet/txt); repeatable."),
-    _opt("--name", help="Dataset name in dataset.json [default: the --out folder name]."),
+    _opt("--name", help="Dataset name in the manifest [default: the --out folder name]."),
     _opt("--encoding", default="utf-8", show_default=True, help="Text encoding of the inputs."),
     _opt("--title/--no-title", "use_title", default=True, show_default=True,
               help="BEIR: prefix document titles to their text."),
@@ -62,7 +62,7 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     _opt("--device", help="Device for the miner (cpu, cuda, ...) [default: best available]."),
     _opt("--precision", choices=["auto", "fp32", "bf16"], default="auto", show_default=True,
               help="Miner weights: auto = bf16 where the CPU (avx512_bf16/AMX) or GPU does bf16, else fp32; "
-                   "recorded in dataset.json (mining.precision)."),
+                   "recorded in the manifest (mining.precision)."),
     _opt("--overwrite", is_flag=True, help="Replace an existing --out folder."),
 ]
 

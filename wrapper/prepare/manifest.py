@@ -1,4 +1,4 @@
-"""`dataset.json` (the manifest other stages read) and the human summary of a prepare run."""
+"""The prepared dataset's manifest (what other stages read) and the human summary of a prepare run."""
 
 from __future__ import annotations
 

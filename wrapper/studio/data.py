@@ -9,7 +9,7 @@
   refuses raises prepare's own `InputError`.
 - `prepare_argv` builds `python -m wrapper prepare ...` from the page's choices;
   `option_help` takes each option's help and default from `wrapper.prepare.flags`, as the CLI does.
-- `datasets` lists prepared datasets (`data/*/dataset.json` through `wrapper.dataset`);
+- `datasets` lists prepared datasets (`data/*/`, through `wrapper.dataset.Dataset`);
   `manifest_facts` and `sample_triplets` show what prepare wrote.
 """
 

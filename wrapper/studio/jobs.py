@@ -26,7 +26,7 @@ from wrapper import procs
 from wrapper.jsonio import read_json, write_json
 
 JOBS_DIR = Path(".autorerank") / "studio" / "jobs"
-KINDS = ("prepare", "train", "eval", "ui")
+KINDS = ("prepare", "train", "eval", "ui", "auto")
 #: job states: running, then succeeded (exit 0), failed (other exit codes), stopped (by the stop button),
 #: ended (the process is gone and nobody saw its exit code: the studio was restarted)
 FINAL = ("succeeded", "failed", "stopped", "ended")

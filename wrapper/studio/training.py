@@ -140,12 +140,50 @@ def train_argv(config_path: str | os.PathLike, run_id: str, *, general: bool = T
     return python_cli(*args)
 
 
-def ui_argv(port: int | None = None) -> list[str]:
-    """`python -m wrapper ui --port 8080` (AutoTrain's own UI on 127.0.0.1)."""
+def ui_argv(port: int | None = None, *, dataset_dir: str | os.PathLike | None = None,
+            base_model: str | None = None) -> list[str]:
+    """`python -m wrapper ui --port 8080` (AutoTrain's own UI on 127.0.0.1); with a dataset, ready for the
+    reranker route (`--dataset D --base-model B`: Text Regression and the pair CSVs)."""
     from wrapper import procs
     from wrapper.studio.jobs import python_cli
 
-    return python_cli("ui", "--port", str(port or procs.DEFAULT_UI_PORT), "--host", procs.LOCALHOST)
+    extra = ["--dataset", os.fspath(dataset_dir), "--base-model", base_model] if dataset_dir and base_model else []
+    return python_cli("ui", "--port", str(port or procs.DEFAULT_UI_PORT), "--host", procs.LOCALHOST, *extra)
+
+
+def auto_name(dataset_dir: str | os.PathLike, base_model: str) -> str:
+    from wrapper.auto import default_name
+
+    return default_name(dataset_dir, base_model)
+
+
+def auto_argv(dataset_dir: str | os.PathLike, base_model: str, minutes: float, *, general: bool = True) -> list[str]:
+    """`python -m wrapper auto D --budget Nm --base-model B --name ID` (runs in $AUTORERANK_RUNS)."""
+    from wrapper.studio.jobs import python_cli
+
+    args = ["auto", os.fspath(dataset_dir), "--budget", f"{minutes:g}m", "--base-model", base_model,
+            "--name", auto_name(dataset_dir, base_model)]
+    return python_cli(*args, *([] if general else ["--no-general"]))
+
+
+def read_auto(run_id: str) -> dict | None:
+    """An auto run's record (auto.json), or None before the search wrote it."""
+    from wrapper.auto import record
+
+    return record.load(settings.runs_dir() / run_id)
+
+
+def trials_frame(auto_record: dict):
+    """The trials of an auto run as a table: trial, recipe, selection MAP, seconds, gate."""
+    import pandas as pd
+
+    rows = []
+    for t in auto_record.get("trials", []):
+        gate = t.get("gate") or {}
+        rows.append({"trial": f"t{t['number']:02d}", "recipe": t.get("label"), "selection MAP": t.get("selection_map"),
+                     "seconds": t.get("seconds"), "gate": gate.get("verdict") or t.get("state"),
+                     "Δ held-out": gate.get("delta"), "run": t.get("run_id")})
+    return pd.DataFrame(rows, columns=["trial", "recipe", "selection MAP", "seconds", "gate", "Δ held-out", "run"])
 
 
 def eval_argv(model: str, dataset_dir: str | os.PathLike, split: str = "validation", *, tasks: str = "",

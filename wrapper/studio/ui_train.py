@@ -153,7 +153,7 @@ def run_panel(job: jobs.Job) -> None:
     live(body, running=job.running)
 
 
-def _autotrain_ui() -> None:
+def _autotrain_ui(choice) -> None:
     st.subheader("AutoTrain's own UI")
     job = current_job("ui", "ui_job")
     url = f"http://{procs.LOCALHOST}:{procs.DEFAULT_UI_PORT}/"
@@ -161,8 +161,11 @@ def _autotrain_ui() -> None:
         st.markdown(f"Running: [{url}]({url}) (offline mode without the Hub; see its log for the mode).")
         stop_button(job, "stop_ui")
     elif st.button("Start AutoTrain's UI", key="start_ui", icon=":material/open_in_new:",
-                   help="`autorerank ui`: AutoTrain's web UI on 127.0.0.1:8080, for those who prefer it"):
-        job = jobs.start("ui", training.ui_argv())
+                   help="`autorerank ui`: AutoTrain's web UI on 127.0.0.1:8080, for those who prefer it; for a "
+                        "reranker base it opens on Text Regression with this dataset's pair CSVs"):
+        reranker = choice is not None and choice[2] == "text_regression"
+        job = jobs.start("ui", training.ui_argv(dataset_dir=choice[0].path if reranker else None,
+                                                base_model=choice[1] if reranker else None))
         st.session_state["ui_job"] = job.id
         st.rerun()
     if job is not None and job.state != "running":
@@ -185,5 +188,9 @@ def page_train() -> None:
     if job is not None:
         st.subheader("Training run")
         run_panel(job)
-    _autotrain_ui()
+    if choice is not None:
+        from wrapper.studio.ui_auto import auto_section
+
+        auto_section(choice[0], choice[1], st.session_state.get("train_general", True))
+    _autotrain_ui(choice)
     st.caption(f"configs: `{settings.configs_dir()}` · runs: `{Path(settings.runs_dir())}`")

@@ -239,6 +239,7 @@ def _start_status(run: ResolvedRun, cmd: Command | None, **final: Any) -> None:
         kind=BACKENDS[run.backend].kind,
         base_model=run.base_model,
         base_model_input=run.config.base_model,
+        trust_remote_code=run.config.trust_remote_code,
         dataset=str(run.dataset.root),
         project_dir=str(Path.cwd()),
         config=str(run.run_dir / "config.yml"),
@@ -277,15 +278,19 @@ def _ended_before_start(run: ResolvedRun, cmd: Command | None, what: str, exc: B
 
 def record_outcome(run: ResolvedRun, cmd: Command, outcome, parser) -> RunResult:
     """status.json from how the child ended: succeeded (returned), interrupted / failed (raised)."""
-    from wrapper.errors import Interrupted, RunFailed
+    from wrapper.errors import BudgetReached, Interrupted, RunFailed
+    from wrapper.procs import DEADLINE
     from wrapper.run import utcnow
     from wrapper.train.child import model_files_ok
 
     run_dir, run_id, total = run.run_dir, run.run_id, cmd.total_steps
     steps = {"done": parser.last_step, "total": parser.total_steps}
     if outcome.interrupted:
-        run.run.update(state="interrupted", ended_at=utcnow(), exit_code=outcome.exit_code,
-                     cause=f"stopped by {outcome.signal_name}", steps=steps, pid=None)
+        late = outcome.signal_name == DEADLINE
+        run.run.update(state="interrupted", ended_at=utcnow(), exit_code=outcome.exit_code, steps=steps, pid=None,
+                       cause="stopped at the end of the time budget" if late else f"stopped by {outcome.signal_name}")
+        if late:
+            raise BudgetReached(f"run {run_id} stopped at the end of its time budget; folder: {run_dir}")
         raise Interrupted(f"run {run_id} interrupted ({outcome.signal_name}); folder: {run_dir}")
 
     cause = None
@@ -315,8 +320,13 @@ def train_run(
     num_processes: int = 1,
     autotrain_env: Path | None = None,
     launcher: str = "torchrun",
+    deadline: float | None = None,
+    labels: dict | None = None,
 ) -> RunResult:
-    """Train `config_path` in `runs_dir/<run_id>/` and return the run folder and final status."""
+    """Train `config_path` in `runs_dir/<run_id>/` and return the run folder and final status.
+
+    `deadline` (a `time.monotonic()` value) stops the child when it passes (`BudgetReached`);
+    `labels` are extra status.json keys (e.g. `{"auto": "<auto run id>"}`)."""
     from wrapper.train.logparse import LogParser
     from wrapper.train.supervise import supervise
 
@@ -327,11 +337,11 @@ def train_run(
     except BaseException as exc:  # e.g. a config rule the backend checks: the folder exists, say why it is empty
         _ended_before_start(run, None, "build the training command", exc)
         raise
-    _start_status(run, cmd)
+    _start_status(run, cmd, **(labels or {}))
     parser = cmd.parser or LogParser(total_steps=cmd.total_steps, epochs=cmd.epochs)
     try:
         outcome = supervise(cmd.argv, run_dir=run.run_dir, env=cmd.env, parser=parser, progress=progress,
-                            desc=run.config.task)
+                            desc=run.config.task, deadline=deadline)
     except BaseException as exc:  # could not even start the child
         _ended_before_start(run, cmd, "start the training process", exc)
         raise

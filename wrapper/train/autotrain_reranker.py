@@ -36,6 +36,8 @@ from pathlib import Path
 from wrapper.train.logparse import METRIC_PREFIX
 
 PAIRS_DIR = "pairs"
+#: the smallest logit spread `margin` is measured in (logits of a trained reranker spread over several units)
+MIN_SPREAD = 0.5
 AUTOTRAIN_CONFIG = "config.autotrain.yml"
 
 
@@ -57,9 +59,14 @@ def targets(labels: list[float], base_logits: list[float] | None, mode: str, mar
         return list(labels)
     if base_logits is None:
         raise ValueError("anchored targets need the base model's logits")
-    spread = statistics.pstdev(base_logits) if len(base_logits) > 1 else 1.0
-    shift = margin * (spread or 1.0)
+    shift = margin * logit_spread(base_logits)
     return [z + shift if y > 0 else z - shift for y, z in zip(labels, base_logits)]
+
+
+def logit_spread(logits: list[float]) -> float:
+    """The unit of `margin`: the standard deviation of the base's logits, at least MIN_SPREAD (a head that
+    gives every pair the same score, e.g. a fresh one, still gets targets that separate them)."""
+    return max(statistics.pstdev(logits) if len(logits) > 1 else 0.0, MIN_SPREAD)
 
 
 def base_logits(base: str, pairs: list[tuple[str, str]], *, max_length: int, trust_remote_code: bool) -> list[float]:
@@ -109,7 +116,9 @@ def write_pairs(dataset, folder: Path, pairs, *, base_model: str, max_length: in
             neg = [z for z, y in zip(logits, labels) if y <= 0] or [math.nan]
             info.update(base_logit_mean_positive=round(statistics.fmean(pos), 4),
                         base_logit_mean_negative=round(statistics.fmean(neg), 4),
-                        base_logit_std=round(statistics.pstdev(logits), 4) if len(logits) > 1 else 0.0)
+                        base_logit_std=round(statistics.pstdev(logits), 4) if len(logits) > 1 else 0.0,
+                        target_shift=round(pairs.margin * logit_spread(logits), 4) if pairs.targets == "anchored"
+                        else None)
         summary["splits"][name] = info
     from wrapper.jsonio import write_json
 

@@ -67,6 +67,7 @@ def supervise(
     progress: bool = True,
     desc: str = "train",
     status_every_s: float = 2.0,
+    deadline: float | None = None,
 ) -> procs.Outcome:
     """Run `argv` with cwd=`run_dir` until it ends or we are told to stop (`procs.supervise`).
 
@@ -97,7 +98,7 @@ def supervise(
             write_status(run_dir, steps={"done": parser.last_step, "total": parser.total_steps})
 
     try:
-        outcome = procs.supervise(child, on_tick=on_tick)
+        outcome = procs.supervise(child, on_tick=on_tick, deadline=deadline)
     finally:
         pid_file = run_dir / "pid"
         if pid_file.exists():
