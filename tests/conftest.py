@@ -52,8 +52,16 @@ def pytest_configure(config):
     (batch 8, 64 tokens) took 3-12 s wall and 1.6-6 s CPU with the default spin-wait, 0.6-1 s
     and 0.4 s with OMP_WAIT_POLICY=PASSIVE; the 30-step `tiny_ce_run` went from 222 s to 54 s.
     Set before any test imports torch; an explicit value in the environment wins.
+
+    SIGINT back to Python's default: a background job of a non-interactive shell starts with
+    SIGINT ignored (`setsid` keeps it so), every child would inherit that, and the Ctrl-C tests
+    (SIGINT to `autorerank ...`) would then test nothing. A handled signal is reset for each
+    child at exec, so the children get Python's Ctrl-C too.
     """
+    import signal
+
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def test_a_search_survives_sigkill_and_ctrl_c_keeps_its_budget_and_picks_safely(
 
     from wrapper.run import Run
 
-    runs, budget = isolated_home / "runs", 100
+    runs, budget = isolated_home / "runs", 75
     record_file = runs / "a" / "auto.json"
 
     def record() -> dict:

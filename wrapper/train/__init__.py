@@ -65,7 +65,7 @@ class Backend:
     tasks: tuple[str, ...]  # task prefixes, e.g. ("cross-encoder:",)
     build: str  # "module:function", function(run: ResolvedRun) -> Command
     kind: str  # "cross-encoder" | "bi-encoder" (status.json, the leaderboard's filter)
-    single_process_why: str | None = None  # set: --num-processes > 1 is refused with this reason
+    single_process_why: str | None = None  # set: --num-processes > 1 (and --nnodes) is refused with this reason
 
 
 BACKENDS: dict[str, Backend] = {
@@ -104,6 +104,7 @@ class ResolvedRun:
     num_processes: int = 1
     launcher: str = "torchrun"
     autotrain_env: Path | None = None
+    nodes: Any = None  # wrapper.train.launch.Nodes: this machine's place in a run across machines
 
     @property
     def run_id(self) -> str:
@@ -151,6 +152,7 @@ def resolve(
     num_processes: int = 1,
     autotrain_env: Path | None = None,
     launcher: str = "torchrun",
+    nodes=None,
 ) -> ResolvedRun:
     """Check the config and flags, create the run folder and write config.yml (a copy of what was run)."""
     from wrapper import basemodel, settings
@@ -167,6 +169,9 @@ def resolve(
     if num_processes > 1 and why:
         raise InputError.at("--num-processes", f"{config.task} {why}",
                             hint="leave --num-processes out; limit GPUs with CUDA_VISIBLE_DEVICES")
+    if nodes is not None and why:
+        raise InputError.at("--nnodes", f"{config.task} {why}, on one machine",
+                            hint="train across machines with a cross-encoder:* or flagembedding:reranker task")
     if config.hub and config.hub.push_to_hub:
         if not os.environ.get("HF_TOKEN"):
             raise InputError.at(config_path, "hub.push_to_hub is true but $HF_TOKEN is not set",
@@ -186,7 +191,7 @@ def resolve(
     return ResolvedRun(
         config_path=config_path, config=config, backend=backend, run=run, dataset=dataset, base_model=base_model,
         offline=not settings.hub_reachable(), num_processes=num_processes, launcher=launcher,
-        autotrain_env=autotrain_env,
+        autotrain_env=autotrain_env, nodes=nodes,
     )
 
 
@@ -199,7 +204,7 @@ def cross_encoder_command(run: ResolvedRun) -> Command:
     model_dir = run.run_dir / "model"
     argv = cross_encoder_argv(
         ["--config", str(run.run_config), "--output", str(model_dir)],
-        num_processes=run.num_processes, launcher=run.launcher,  # type: ignore[arg-type]
+        num_processes=run.num_processes, launcher=run.launcher, nodes=run.nodes,  # type: ignore[arg-type]
     )
     return Command(argv=argv, env=child_env(offline=run.offline, project_path=True), model_dir=model_dir,
                    total_steps=None, epochs=run.config.params_model().epochs)
@@ -255,6 +260,8 @@ def _start_status(run: ResolvedRun, cmd: Command | None, **final: Any) -> None:
         num_processes=run.num_processes if BACKENDS[run.backend].single_process_why is None else 1,
         steps={"done": 0, "total": cmd.total_steps if cmd else None},
         argv=cmd.argv if cmd else None,
+        nodes=None if run.nodes is None else {"count": run.nodes.count, "rank": run.nodes.rank,
+                                              "endpoint": run.nodes.endpoint},
         **(cmd.extra_status if cmd else {}),
     )
     run.run.update(**{**fields, **final})
@@ -285,6 +292,7 @@ def record_outcome(run: ResolvedRun, cmd: Command, outcome, parser) -> RunResult
 
     run_dir, run_id, total = run.run_dir, run.run_id, cmd.total_steps
     steps = {"done": parser.last_step, "total": parser.total_steps}
+    worker = run.nodes is not None and run.nodes.rank > 0  # its share trained; node 0 saves the model
     if outcome.interrupted:
         late = outcome.signal_name == DEADLINE
         run.run.update(state="interrupted", ended_at=utcnow(), exit_code=outcome.exit_code, steps=steps, pid=None,
@@ -298,11 +306,13 @@ def record_outcome(run: ResolvedRun, cmd: Command, outcome, parser) -> RunResult
         cause = parser.cause or "the trainer reported a failure (see stdout.log)"
     elif outcome.exit_code != 0:
         cause = parser.cause or f"the training process exited with code {outcome.exit_code} (see stderr.log)"
-    elif not model_files_ok(cmd.model_dir):
+    elif not model_files_ok(cmd.model_dir) and not worker:
         cause = f"the training process ended but wrote no model to {cmd.model_dir} (see stdout.log/stderr.log)"
     if cause is None:
         run.run.update(state="succeeded", ended_at=utcnow(), exit_code=outcome.exit_code,
-                       model=str(cmd.model_dir.absolute()), steps={"done": parser.last_step or total,
+                       model=None if worker else str(cmd.model_dir.absolute()),
+                       cause=f"node {run.nodes.rank} of {run.nodes.count}: node 0 saved the model" if worker else None,
+                       steps={"done": parser.last_step or total,
                                                                    "total": parser.total_steps or total},
                        pid=None, wall_s=round(outcome.wall_s, 2))
         return RunResult(run=run.run)
@@ -322,6 +332,7 @@ def train_run(
     launcher: str = "torchrun",
     deadline: float | None = None,
     labels: dict | None = None,
+    nodes=None,
 ) -> RunResult:
     """Train `config_path` in `runs_dir/<run_id>/` and return the run folder and final status.
 
@@ -331,7 +342,7 @@ def train_run(
     from wrapper.train.supervise import supervise
 
     run = resolve(config_path, runs_dir=runs_dir, run_id=run_id, num_processes=num_processes,
-                  autotrain_env=autotrain_env, launcher=launcher)
+                  autotrain_env=autotrain_env, launcher=launcher, nodes=nodes)
     try:
         cmd = build_command(run)
     except BaseException as exc:  # e.g. a config rule the backend checks: the folder exists, say why it is empty

@@ -37,6 +37,8 @@ from wrapper.dataset import read_jsonl
 from wrapper.train.logparse import METRIC_PREFIX, TOTAL_PREFIX
 
 EVAL_NAME = "validation"
+#: `AUTORERANK_LOG_BATCHES=1`: every process prints the dataset rows of its first batch after this
+BATCH_PREFIX = "AUTORERANK_FIRST_BATCH "
 BEST_METRIC = f"eval_{EVAL_NAME}_map"
 
 
@@ -304,6 +306,10 @@ def train(config_path: Path, output: Path, *, base_dir: Path | None = None) -> P
         callbacks=[Emit()],
     )
     trainer.remove_callback(PrinterCallback)  # we print our own machine-readable lines
+    if os.environ.get("AUTORERANK_LOG_BATCHES"):  # which rows this process trains on first (checks sharding)
+        first = next(iter(trainer.get_train_dataloader().batch_sampler))
+        print(BATCH_PREFIX + json.dumps({"rank": int(os.environ.get("RANK", "0")), "world": world,
+                                         "rows": [int(i) for i in first]}), flush=True)
     cpu0 = time.process_time()
     trainer.train()
     train_cpu_s = time.process_time() - cpu0

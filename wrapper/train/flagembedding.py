@@ -216,9 +216,11 @@ def flagembedding_args(params: Any, *, base_model: str, train_file: Path, output
 
 
 def launcher_argv(args: list[str], *, num_processes: int, launcher: str = "torchrun",
-                  python: str | None = None) -> list[str]:
-    """`MODULE args` under torchrun (default, also for one process) or accelerate."""
+                  python: str | None = None, nodes=None) -> list[str]:
+    """`MODULE args` under torchrun (default, also for one process; across machines with `nodes`) or accelerate."""
     python = python or sys.executable
+    if nodes is not None:
+        return [python, "-m", "torch.distributed.run", *nodes.torchrun_args(num_processes), "-m", MODULE, *args]
     if launcher == "accelerate":
         import torch
 
@@ -251,7 +253,7 @@ def command(run):  # run: wrapper.train.ResolvedRun -> wrapper.train.Command
     argv = launcher_argv(
         flagembedding_args(params, base_model=run.base_model, train_file=train_file, output_dir=model_dir,
                            logging_steps=logging_steps, trust_remote_code=config.trust_remote_code),
-        num_processes=run.num_processes, launcher=run.launcher,
+        num_processes=run.num_processes, launcher=run.launcher, nodes=run.nodes,
     )
     env = child_env(offline=run.offline)
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):  # FlagEmbedding logs its token argument
