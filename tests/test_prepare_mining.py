@@ -96,6 +96,61 @@ def test_streamed_top_k_equals_brute_force_for_any_chunk_size(model):
 
 
 @pytest.mark.slow
+def test_faiss_search_mines_what_the_exact_stream_mines_and_says_so(model):
+    """A small pool is one IVF cell per few passages, all probed: the same negatives as the exact search."""
+    mined = {}
+    for method in ("exact", "faiss"):
+        c = build()
+        stats = mine(c, {q: 3 for q in TOPICS}, options(num_negatives=3, chunk_size=4, ann=method), model=model)
+        mined[method] = {q: list(e.mined) for q, e in c.queries.items()}
+        assert stats.as_manifest()["ann"]["method"] == method
+    assert mined["faiss"] == mined["exact"]
+    assert stats.ann["index"] == "IndexIVFFlat" and stats.ann["nprobe"] == stats.ann["nlist"]
+
+
+@pytest.mark.slow
+def test_two_encoding_processes_give_the_embeddings_of_one(model):
+    """`--encode-processes 2` spreads the encoding over sentence-transformers' multi-process pool (two CPU
+    processes here; one per GPU with 0): the same embeddings as one process."""
+    from wrapper.scoring import encode_sorted
+
+    texts = list(TOPICS.values()) + DISTRACTORS
+    pool = model.start_multi_process_pool(["cpu", "cpu"])
+    try:
+        spread = encode_sorted(model.encode_document, model, texts, 4, pool=pool)
+    finally:
+        model.stop_multi_process_pool(pool)
+    here = encode_sorted(model.encode_document, model, texts, 4)
+    assert spread.shape == here.shape and (spread - here).abs().max() < 1e-5
+    from wrapper.prepare.mining import _encode_pool
+
+    assert _encode_pool(model, 1) is None and _encode_pool(model, 0) is None  # no GPUs here: encode in-process
+
+
+def test_faiss_finds_the_exact_neighbours_of_a_large_pool():
+    """20,000 unit vectors around 400 topics (text embeddings cluster by topic), 200 queries near some of
+    them: the IVF index (probing 128 of its 312 cells) returns at least 95% of each exact top-10."""
+    import torch
+
+    from wrapper.prepare import ann
+
+    gen = torch.Generator().manual_seed(0)
+    topics = torch.nn.functional.normalize(torch.randn(400, 64, generator=gen), dim=1)
+    pool = topics[torch.randint(0, 400, (20_000,), generator=gen)] + 0.15 * torch.randn(20_000, 64, generator=gen)
+    pool = torch.nn.functional.normalize(pool, dim=1)
+    queries = torch.nn.functional.normalize(pool[:200] + 0.05 * torch.randn(200, 64, generator=gen), dim=1)
+    found = {}
+    for method in ("exact", "faiss"):
+        search = ann.make(method, queries, 10, len(pool))
+        for start in range(0, len(pool), 3000):
+            search.add(pool[start:start + 3000], start)
+        found[method] = search.result()[1].tolist()
+    hits = sum(len(set(a) & set(b)) for a, b in zip(found["exact"], found["faiss"]))
+    assert hits / (200 * 10) >= 0.95
+    assert ann.choose("auto", 5_000) == "exact" and ann.choose("auto", 1_000_000) == "faiss"
+
+
+@pytest.mark.slow
 def test_rank_window_skips_the_top_hits(model):
     c0, c2 = build(), build()
     mine(c0, {q: 5 for q in TOPICS}, options(num_negatives=5), model=model)

@@ -34,12 +34,16 @@ def _longest_first(lengths: list[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
-def encode_sorted(encode: Callable, model, texts: list[str], batch_size: int, show: bool = False):
+def encode_sorted(encode: Callable, model, texts: list[str], batch_size: int, show: bool = False, pool=None):
     """`encode(texts)` as a normalized fp32 tensor in input order, in batches of similar token length
-    (`encode` is the model's `encode_query` / `encode_document` / `encode`)."""
+    (`encode` is the model's `encode_query` / `encode_document` / `encode`). With `pool` (a
+    sentence-transformers multi-process pool) the texts are spread over its processes instead."""
     import torch
 
     kwargs = {"normalize_embeddings": True, "convert_to_tensor": True, "show_progress_bar": False}
+    if pool is not None:
+        return torch.as_tensor(encode(texts, batch_size=batch_size, pool=pool, normalize_embeddings=True,
+                                      show_progress_bar=show)).float()
     lengths = token_lengths(model, texts) if len(texts) > batch_size else None
     if lengths is None:
         return encode(texts, batch_size=batch_size, **{**kwargs, "show_progress_bar": show}).float()

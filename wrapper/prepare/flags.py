@@ -59,6 +59,12 @@ OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
               help="Teacher scores for distillation (pos_scores/neg_scores in flagembedding/train.jsonl): "
                    "'miner' keeps the mining scores; a model folder, run id or Hub id (a cross-encoder or "
                    "a bi-encoder) scores every training pair with it; 'off' keeps none."),
+    _opt("--ann", choices=["auto", "exact", "faiss"], default="auto", show_default=True,
+         help="Mining's nearest-neighbour search: exact, a FAISS IVF index, or auto (exact below 200,000 "
+              "passages, FAISS above); recorded in the manifest (mining.ann)."),
+    _opt("--encode-processes", type=int, default=1, show_default=True,
+         help="Processes that encode for mining (sentence-transformers' multi-process pool): N CPU processes, "
+              "or 0 = one per GPU when there are several."),
     _opt("--device", help="Device for the miner (cpu, cuda, ...) [default: best available]."),
     _opt("--precision", choices=["auto", "fp32", "bf16"], default="auto", show_default=True,
               help="Miner weights: auto = bf16 where the CPU (avx512_bf16/AMX) or GPU does bf16, else fp32; "

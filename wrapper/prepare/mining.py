@@ -16,10 +16,11 @@ would be biased towards the miner: the guard drops exactly the passages the
 miner ranks above a positive, so the base model (usually the miner) would score
 a perfect MAP on it and no fine-tune could ever look better.
 
-Memory: each unique text is encoded once; the corpus is encoded and scored in
-chunks of `chunk_size` passages against blocks of queries, and only a running
-top-k per query is kept, so a million-passage corpus never needs a
-million-by-N score matrix (nor all its embeddings) in memory.
+Memory: each unique text is encoded once; the corpus is encoded in chunks of
+`chunk_size` passages. The search (`wrapper.prepare.ann`, `--ann`) is exact by
+default on small pools (a running top-k per query: no million-by-N score matrix,
+no stored embeddings) and a FAISS IVF index from `ann.AUTO_FAISS_FROM` passages on
+(the embeddings once, in the index; each query probes a few cells).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from wrapper.prepare.options import PrepareOptions
 from wrapper.prepare.records import Collector, QueryEntry
 from wrapper.scoring import encode_sorted
 
-QUERY_BLOCK = 1024  # queries scored at once against a corpus chunk
 
 
 @dataclass
@@ -54,6 +54,7 @@ class MiningStats:
     negative_score_mean: float | None = None
     miner: str | None = None
     precision: str | None = None  # the miner's weights: fp32 | bf16 (see wrapper.precision)
+    ann: dict | None = None  # the search: {"method": "exact"} or FAISS's index and its parameters
     seconds: float = 0.0
     #: the miner's cosine per (query text, passage id) it scored: every mined hard negative and every
     #: labelled positive/negative of the queries it mined for (kept as teacher scores; not in the manifest)
@@ -65,6 +66,7 @@ class MiningStats:
             "queries": self.queries,
             "miner": self.miner,
             "precision": self.precision,
+            "ann": self.ann,
             "pool_size": self.pool_size,
             "candidate_window": self.candidate_window,
             "negatives_mined": self.mined_total,
@@ -150,7 +152,7 @@ def mine(
         excluded.append(ex)
 
     if max(need_hard) > 0:
-        top_scores, top_ids, pos_min, window, labelled = _stream_top_k(
+        top_scores, top_ids, pos_min, window, labelled, stats.ann = _stream_top_k(
             collector, needing, need_hard, excluded, options, model)
         stats.candidate_window = window
         for (qi, pid), score in labelled.items():
@@ -217,21 +219,41 @@ def mine(
 def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: PrepareOptions, model):
     """Encode the pool chunk by chunk; keep the top `window` (score, id) per query, each query's weakest
     positive score, and the score of every (query, labelled positive or negative) pair."""
-    import torch
-
-    n_queries = len(needing)
     pool = len(collector.passages)
     max_excluded = max(len(ex) for ex in excluded)
     slack = 10 if options.margin is not None else 1
     window = min(pool, options.range_min + max_excluded + max(need_hard) * slack)
-    show = options.progress
+    pool_ = _encode_pool(model, options.encode_processes)
+    try:
+        return _search(collector, needing, excluded, options, model, window, pool_)
+    finally:
+        if pool_ is not None:
+            model.stop_multi_process_pool(pool_)
 
+
+def _encode_pool(model, processes: int):
+    """sentence-transformers' multi-process pool for `--encode-processes` (None: encode here)."""
+    import torch
+
+    if processes == 0:
+        gpus = torch.cuda.device_count()
+        return model.start_multi_process_pool([f"cuda:{i}" for i in range(gpus)]) if gpus > 1 else None
+    return model.start_multi_process_pool(["cpu"] * processes) if processes > 1 else None
+
+
+def _search(collector: Collector, needing, excluded, options: PrepareOptions, model, window: int, enc_pool):
+    import torch
+
+    from wrapper.prepare import ann
+
+    n_queries = len(needing)
+    pool = len(collector.passages)
+    show = options.progress
     with torch.inference_mode():
         q_emb = encode_sorted(model.encode_query, model, [entry.text for entry, _ in needing],
-                              options.batch_size, show)
+                              options.batch_size, show, pool=enc_pool)
         device = q_emb.device
-        top_scores = torch.full((n_queries, window), -float("inf"), device=device)
-        top_ids = torch.full((n_queries, window), -1, dtype=torch.long, device=device)
+        search = ann.make(ann.choose(options.ann, pool), q_emb, window, pool)
         # (query, labelled passage) pairs: positives feed the false-negative guard; all are kept as scores
         pos_q, pos_p, is_pos = [], [], []
         for qi, (entry, _) in enumerate(needing):
@@ -249,18 +271,8 @@ def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: P
         for start in tqdm(starts, desc="mining: corpus chunks", unit=" chunk", disable=not show or len(starts) < 2):
             end = min(start + options.chunk_size, pool)
             c_emb = encode_sorted(model.encode_document, model, collector.passages[start:end],
-                                  options.batch_size, show).to(device)
-            ids = torch.arange(start, end, device=device)
-            k = min(window, end - start)
-            for qs in range(0, n_queries, QUERY_BLOCK):
-                qe = min(qs + QUERY_BLOCK, n_queries)
-                scores = q_emb[qs:qe] @ c_emb.T
-                s, i = torch.topk(scores, k=k, dim=1)
-                merged_s = torch.cat([top_scores[qs:qe], s], dim=1)
-                merged_i = torch.cat([top_ids[qs:qe], ids[i]], dim=1)
-                best_s, order = torch.topk(merged_s, k=window, dim=1)
-                top_scores[qs:qe] = best_s
-                top_ids[qs:qe] = torch.gather(merged_i, 1, order)
+                                  options.batch_size, show, pool=enc_pool).to(device)
+            search.add(c_emb, start)
             in_chunk = (pos_p_t >= start) & (pos_p_t < end)
             if in_chunk.any():
                 qsel, psel = pos_q_t[in_chunk], pos_p_t[in_chunk] - start
@@ -270,5 +282,7 @@ def _stream_top_k(collector: Collector, needing, need_hard, excluded, options: P
                 if positive.any():
                     pos_min.scatter_reduce_(0, qsel[positive], pscores[positive], reduce="amin")
             del c_emb
+        top_scores, top_ids = search.result()
     labelled = dict(zip(zip(pos_q, pos_p), pair_scores.cpu().tolist()))
-    return top_scores.cpu().tolist(), top_ids.cpu().tolist(), pos_min.cpu().tolist(), window, labelled
+    return (top_scores.cpu().tolist(), top_ids.cpu().tolist(), pos_min.cpu().tolist(), window, labelled,
+            search.describe())

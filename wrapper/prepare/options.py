@@ -121,6 +121,11 @@ class PrepareOptions(BaseModel):
     teacher: str | None = Field("miner", min_length=1)
     #: passages encoded and scored per mining step (bounds memory on huge corpora)
     chunk_size: int = Field(32768, ge=1)
+    #: the nearest-neighbour search of mining: exact, a FAISS IVF index, or auto (by the pool's size)
+    ann: Literal["auto", "exact", "faiss"] = "auto"
+    #: processes that encode for mining (sentence-transformers' multi-process pool): 1 = this one;
+    #: 0 = one per GPU when there are several (else 1)
+    encode_processes: int = Field(1, ge=0, le=64)
     device: str | None = None
     #: the miner's weights: auto = bf16 where the CPU/GPU does bf16 natively, else fp32 (wrapper.precision)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
