@@ -27,6 +27,7 @@ BENCHMARKS = {
     "prepare": ("bench.bench_prepare", "prepare + mining vs sentence-transformers mine_hard_negatives; 1M-row streaming"),
     "train": ("bench.bench_train", "wrapper overhead vs bare `autotrain --config`; cross-encoder backend vs plain ST script"),
     "eval": ("bench.bench_eval", "`autorerank eval` pairs/s vs direct CrossEncoder.predict; cached re-evaluation"),
+    "ann": ("bench.bench_ann", "mining's search: FAISS IVF vs the exact stream up to 1M passages; FAISS vs exact negatives on scifact"),
     "leaderboard": ("bench.bench_leaderboard", "leaderboard cold load of 1,000 result files"),
     "generate": ("bench.bench_generate", "`generate` on 1,000 chunks, 8 in flight, stand-in LLM vs a bare httpx pool; cached re-run"),
     "serve": ("bench.bench_serve", "`autorerank serve` at 1/8/32 clients (p50/p99, pairs/s) vs direct CrossEncoder.predict"),

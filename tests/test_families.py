@@ -123,11 +123,13 @@ def test_st_on_a_reranker_says_what_is_lost(data, run_cli):
 def test_autotrain_on_bert_warns_about_token_types_and_lengths_are_clamped(data, run_cli):
     code, err, raw = _config(run_cli, data, BERT, "--task", "text_regression")
     assert code == 0 and raw["pairs"]["exact"] is False and "token types" in err and "warning:" in err
+    record(BERT, "train (AutoTrain text_regression)", "not by default: one text has no token types (config warns)")
     code, err, raw = _config(run_cli, data, "BAAI/bge-reranker-v2-m3", "--max-seq-length", "10000")
     assert code == 0 and raw["params"]["max_seq_length"] == 8192
     assert "max_seq_length 10000 is more than BAAI/bge-reranker-v2-m3 has positions for (8192)" in err
     code, err, _ = _config(run_cli, data, QWEN3, "--task", "text_regression")
     assert code == 2 and "cannot load qwen3 models (added in 4.51)" in err and "--task cross-encoder:mnrl" in err
+    record(QWEN3, "train (AutoTrain text_regression)", "refused: AutoTrain's transformers cannot load qwen3 (exit 2)")
 
 
 def test_config_states_the_size_of_the_run(data, run_cli, hub):

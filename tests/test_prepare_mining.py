@@ -147,7 +147,8 @@ def test_faiss_finds_the_exact_neighbours_of_a_large_pool():
         found[method] = search.result()[1].tolist()
     hits = sum(len(set(a) & set(b)) for a, b in zip(found["exact"], found["faiss"]))
     assert hits / (200 * 10) >= 0.95
-    assert ann.choose("auto", 5_000) == "exact" and ann.choose("auto", 1_000_000) == "faiss"
+    assert ann.choose("auto", 5_000, 100_000) == "exact" and ann.choose("auto", 1_000_000, 1_000) == "exact"
+    assert ann.choose("auto", 1_000_000, 50_000) == "faiss" and ann.choose("exact", 1_000_000, 50_000) == "exact"
 
 
 @pytest.mark.slow

@@ -298,7 +298,8 @@ def _trials(study, record, base, derived, selection, routes, lengths, has_teache
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             refused += 1
             if refused >= len(routes) + 1:
-                say(f"budget: {left:.0f} s left, a trial needs about {need:.0f} s: no more trials")
+                say(f"budget: {max(left, 0):.0f} s left after {PICK_RESERVE_S:.0f} s kept for the pick, a trial needs "
+                    f"about {need:.0f} s: no more trials")
                 return
             continue
         refused = 0

@@ -10,8 +10,12 @@
   normalised; `nlist` ~ 4 sqrt(pool) k-means cells, trained on the first vectors that arrive) and asks
   each query's `nprobe` nearest cells only. The vectors are kept once (in the index).
 
-`choose("auto", pool)` is exact below `AUTO_FAISS_FROM` passages and FAISS above (measured in
-`bench/bench_ann.py`: on these CPUs the exact stream stays faster until the pool is large).
+`choose("auto", pool, queries)` is FAISS only where it pays (`bench/bench_ann.py`, 2 cores): the exact
+stream is one matrix product per chunk, ~5 ns per (query, passage) pair, and holds no passage
+vectors; FAISS first trains and fills its index (~34 s per million passages) and then scans each probed
+cell ~14x slower per pair than the matrix product. So its gain grows with the queries: from about
+20,000 queries over 200,000 passages on, not before. FAISS keeps every passage vector (1.5 GB per
+million at 384 dimensions), the exact stream none.
 """
 
 from __future__ import annotations
@@ -19,22 +23,25 @@ from __future__ import annotations
 import math
 from typing import Any
 
-#: `--ann auto`: FAISS from this many passages on (below it the exact stream is as fast and exact)
-AUTO_FAISS_FROM = 200_000
-#: k-means training vectors per IVF cell (FAISS warns below 39)
-TRAIN_PER_CELL = 64
+#: `--ann auto`: FAISS from this many passages and this many queries on (below, the exact stream is as
+#: fast or faster, and exact)
+AUTO_FAISS_FROM, AUTO_FAISS_QUERIES = 200_000, 20_000
+#: k-means training vectors per IVF cell (FAISS warns below 39) and k-means iterations (FAISS's default
+#: is 25; 10 costs 2.5x less training at 1M passages, and the bench's recall did not move)
+TRAIN_PER_CELL, KMEANS_ITERATIONS = 40, 10
 
 
-def choose(method: str, pool: int) -> str:
+def choose(method: str, pool: int, queries: int) -> str:
     if method == "auto":
-        return "faiss" if pool >= AUTO_FAISS_FROM else "exact"
+        return "faiss" if pool >= AUTO_FAISS_FROM and queries >= AUTO_FAISS_QUERIES else "exact"
     return method
 
 
 def ivf_params(pool: int) -> dict[str, int]:
-    """`nlist` cells and `nprobe` cells searched: recall first on small pools, speed on large ones."""
+    """`nlist` cells and `nprobe` cells searched: every cell on small pools (exact), 1/64 of them on large
+    ones (recall 0.998 of the exact top 30 at 1M in the bench, search 4x faster than 1/16)."""
     nlist = max(1, min(65536, int(4 * math.sqrt(pool)), pool // TRAIN_PER_CELL or 1))
-    nprobe = nlist if nlist <= 128 else max(128, nlist // 8)
+    nprobe = nlist if nlist <= 128 else max(64, nlist // 64)
     return {"nlist": nlist, "nprobe": min(nprobe, nlist)}
 
 
@@ -85,6 +92,7 @@ class FaissTopK:
         dim = q_emb.shape[1]
         self.quantizer = faiss.IndexFlatIP(dim)
         self.index = faiss.IndexIVFFlat(self.quantizer, dim, self.params["nlist"], faiss.METRIC_INNER_PRODUCT)
+        self.index.cp.niter = KMEANS_ITERATIONS
         self.want_train = min(pool, TRAIN_PER_CELL * self.params["nlist"])
         self.buffer: list = []
         self.buffered = 0
@@ -140,4 +148,4 @@ def make(method: str, q_emb, window: int, pool: int):
     return ExactTopK(q_emb, window)
 
 
-__all__ = ["AUTO_FAISS_FROM", "ExactTopK", "FaissTopK", "choose", "ivf_params", "make"]
+__all__ = ["AUTO_FAISS_FROM", "AUTO_FAISS_QUERIES", "ExactTopK", "FaissTopK", "choose", "ivf_params", "make"]

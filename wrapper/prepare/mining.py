@@ -18,9 +18,10 @@ a perfect MAP on it and no fine-tune could ever look better.
 
 Memory: each unique text is encoded once; the corpus is encoded in chunks of
 `chunk_size` passages. The search (`wrapper.prepare.ann`, `--ann`) is exact by
-default on small pools (a running top-k per query: no million-by-N score matrix,
-no stored embeddings) and a FAISS IVF index from `ann.AUTO_FAISS_FROM` passages on
-(the embeddings once, in the index; each query probes a few cells).
+default (a running top-k per query: no million-by-N score matrix, no stored
+embeddings) and a FAISS IVF index where `ann.choose` finds it faster (large pools
+searched by many queries; the embeddings once, in the index; each query probes a
+few cells).
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ def _search(collector: Collector, needing, excluded, options: PrepareOptions, mo
         q_emb = encode_sorted(model.encode_query, model, [entry.text for entry, _ in needing],
                               options.batch_size, show, pool=enc_pool)
         device = q_emb.device
-        search = ann.make(ann.choose(options.ann, pool), q_emb, window, pool)
+        search = ann.make(ann.choose(options.ann, pool, n_queries), q_emb, window, pool)
         # (query, labelled passage) pairs: positives feed the false-negative guard; all are kept as scores
         pos_q, pos_p, is_pos = [], [], []
         for qi, (entry, _) in enumerate(needing):
