@@ -10,10 +10,11 @@ demo: setup
 	.venv/bin/autorerank demo
 
 test:
-	@scripts/setup.sh --browser
+	@scripts/setup.sh --browser --infinity
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench:
+	@scripts/setup.sh --infinity
 	.venv/bin/python -m bench
 
 leaderboard: setup

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -56,9 +55,11 @@ def _vectors(pool: int, queries: int, seed: int = 0):
     return q, passages
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process: unlike getrusage's ru_maxrss, VmHWM starts afresh at
+    exec, so a worker does not report the peak of the parent it was forked from."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -72,7 +73,7 @@ def worker(method: str, pool: int, queries: int, ids_out: str) -> dict:
     folder = Path(ids_out).parent
     q = torch.from_numpy(np.load(folder / f"queries-{pool}-{queries}.npy"))
     passages = torch.from_numpy(np.load(folder / f"passages-{pool}.npy"))
-    loaded = _rss_mb()
+    loaded = _status_mb("VmRSS")
     t0 = time.perf_counter()
     search = ann.make(method, q, WINDOW, pool)
     for start in range(0, pool, CHUNK):
@@ -80,7 +81,7 @@ def worker(method: str, pool: int, queries: int, ids_out: str) -> dict:
     _, ids = search.result()
     seconds = time.perf_counter() - t0
     np.save(ids_out, ids.cpu().numpy())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
     return {"seconds": round(seconds, 3), "search_extra_mb": round(peak - loaded), "vectors_mb": round(loaded),
             "threads": torch.get_num_threads(), **search.describe()}
 

@@ -15,6 +15,10 @@ ROUNDS times, each round a direct pass and a server pass back to back; the ratio
 reported is the median round's. Each round also times `predict` in calls of the most
 pairs the server can batch at that level (clients x DOCS): one big `predict` sorts all
 pairs by length and pads less, which no server sees at 8 clients.
+
+Then Infinity (`infinity_emb v2`, torch on the CPU, `.venv-infinity`, set up on first use) serves the
+same model folder at the same precision under the same load (the same requests, levels and rounds),
+right after ours on the same machine: pairs/s, p50, p99 and its ratio to ours (`--no-infinity` skips it).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ def _counted(before: dict, after: dict) -> dict:
     return {"requests": after["requests"] - before["requests"], "model_calls": after["batches"] - before["batches"]}
 
 
-async def _load(url: str, requests: list, clients: int) -> tuple[float, list[float]]:
+async def _load(url: str, requests: list, clients: int, extra: dict | None = None) -> tuple[float, list[float]]:
     """`clients` concurrent clients share `requests`, each sending its next one when the last is
     answered -> (wall seconds, each request's latency)."""
     import aiohttp
@@ -80,7 +84,7 @@ async def _load(url: str, requests: list, clients: int) -> tuple[float, list[flo
         async def client(jobs):
             for query, docs in jobs:
                 t0 = time.perf_counter()
-                async with session.post(url, json={"query": query, "documents": docs}) as response:
+                async with session.post(url, json={"query": query, "documents": docs, **(extra or {})}) as response:
                     response.raise_for_status()
                     await response.read()
                 latencies.append(time.perf_counter() - t0)
@@ -100,7 +104,7 @@ def _direct_pairs_per_s(model, pairs, call_pairs: int | None = None) -> float:
 
 
 def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = LEVELS,
-        server_args: tuple[str, ...] = ("--max-wait-ms", "5")) -> dict:
+        server_args: tuple[str, ...] = ("--max-wait-ms", "5"), engines: tuple[str, ...] = ("infinity",)) -> dict:
     import torch
     from sentence_transformers import CrossEncoder
 
@@ -158,8 +162,44 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
             result[f"ratio_clients_{level}_vs_direct"] = round(ratios[middle], 3)
     finally:
         procs.stop_tree(proc, grace=5)
+    if engines and "infinity" in engines:
+        result["infinity"] = _infinity(model_dir, prec, requests, levels, rounds, folder, result)
     (folder / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
+
+
+def _infinity(model_dir: Path, prec: str, requests: list, levels: tuple[int, ...], rounds: int, folder: Path,
+              ours: dict) -> dict:
+    """Infinity (`infinity_emb v2`, its own environment) on the same model folder and precision, under the
+    same load, right after our server on the same machine: pairs/s, p50, p99 and the ratio to ours."""
+    from wrapper import procs
+    from wrapper.serve import infinity
+
+    env = infinity.ensure_env()
+    port = procs.free_port()
+    base = f"http://127.0.0.1:{port}"
+    pairs = sum(len(docs) for _, docs in requests)
+    with open(folder / "infinity.log", "wb") as log:
+        proc = infinity.start(model_dir, port=port, log=log, env=env,
+                              dtype="bfloat16" if prec == "bf16" else "float32")
+    out: dict = {"engine": "infinity-emb 0.0.78 (torch, cpu)", "dtype": "bfloat16" if prec == "bf16" else "float32"}
+    try:
+        infinity.wait_ready(base, proc)
+        for level in levels:
+            asyncio.run(_load(base + "/rerank", requests[: max(level, 16)], level, {"model": "model"}))  # warm
+            served, latencies = [], []
+            for _ in range(rounds):
+                wall, lat = asyncio.run(_load(base + "/rerank", requests, level, {"model": "model"}))
+                served.append(pairs / wall)
+                latencies += lat
+            ours_level = ours[f"clients_{level}"]["pairs_per_s"]
+            out[f"clients_{level}"] = {"pairs_per_s": round(statistics.median(served), 1),
+                                       "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
+                                       "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
+                                       "ratio_vs_ours": round(statistics.median(served) / ours_level, 3)}
+    finally:
+        procs.stop_tree(proc, grace=5)
+    return out
 
 
 def headline(result: dict) -> list[dict]:
@@ -176,9 +216,18 @@ def headline(result: dict) -> list[dict]:
                                  f"{c['direct_in_calls_pairs_per_s']} pairs/s",
                      "ratio": r[f"ratio_clients_{level}_vs_direct"], "goal": ">= 0.9" if level == 8 else "",
                      "met": r[f"ratio_clients_{level}_vs_direct"] >= 0.9 if level == 8 else None})
+    for level in (lv for lv in LEVELS if f"clients_{lv}" in r.get("infinity", {})):
+        c, o = r["infinity"][f"clients_{level}"], r[f"clients_{level}"]
+        rows.append({"figure": f"Infinity {level} client(s), same model, load and machine ({r['infinity']['dtype']}), "
+                               f"p50 {c['p50_ms']} ms, p99 {c['p99_ms']} ms",
+                     "ours": f"{c['pairs_per_s']} pairs/s",
+                     "baseline": f"`autorerank serve`: {o['pairs_per_s']} pairs/s, p50 {o['p50_ms']} ms, "
+                                 f"p99 {o['p99_ms']} ms",
+                     "ratio": c["ratio_vs_ours"], "goal": "", "met": None})
     return rows
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    print(json.dumps(run(quick="--quick" in sys.argv, engines=() if "--no-infinity" in sys.argv else ("infinity",)),
+                     indent=2))

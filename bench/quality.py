@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,8 @@ def _prepare_row(ledger: Ledger, plan: Plan, which: str, data: Path) -> tuple[Ro
 
 
 def _run_id(plan: Plan, label: str) -> str:
-    return f"q-{plan.name}-{label.replace(' ', '-')}"
+    """A run id AutoTrain accepts as a project name too (letters, digits, hyphens)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", f"q-{plan.name}-{label}")
 
 
 def _train_inputs(plan: Plan, label: str, train: Row, train_dir: Path, work: Path, recipe: str | None = None,

@@ -4,9 +4,12 @@
 #
 #   .venv/            autorerank itself (sentence-transformers 6, mteb 2, streamlit)
 #   .venv-autotrain/  autotrain-advanced 0.8.36 and its pinned old stack
+#   .venv-infinity/   with --infinity: infinity-emb 0.0.78 (serving engine; pins
+#                     sentence-transformers < 4, numpy < 2)
 #
-# Usage: scripts/setup.sh [--browser]   (--browser: also install Debian chromium
-#                                        for the headless-browser tests)
+# Usage: scripts/setup.sh [--browser] [--infinity]
+#   --browser:  also install Debian chromium for the headless-browser tests
+#   --infinity: also create .venv-infinity (the Infinity tests and `bench serve`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,11 +45,16 @@ if [[ ! -f .venv-autotrain/.autorerank-stamp || "$(cat .venv-autotrain/.autorera
 fi
 
 # --- headless browser for the UI tests -------------------------------------------
-if [[ "${1:-}" == "--browser" ]] && ! command -v chromium >/dev/null 2>&1; then
+if [[ " $* " == *" --browser "* ]] && ! command -v chromium >/dev/null 2>&1; then
     if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
         echo "setup: installing Debian chromium (headless browser tests)"
         apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
         echo "setup: chromium not found and cannot install it (need root + apt); browser tests will be skipped" >&2
     fi
+fi
+
+# --- Infinity's environment (the same code and stamp as its first use) ------------
+if [[ " $* " == *" --infinity "* ]]; then
+    .venv/bin/python -c "from wrapper.serve import infinity; infinity.ensure_env(lambda m: print('setup: ' + m))"
 fi

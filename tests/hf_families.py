@@ -318,7 +318,8 @@ COLUMNS = [("config (no --task)", ["config", "config without --trust-remote-code
            ("head kept", ["head kept (AutoTrain)"]), ("train: cross-encoder", ["train (cross-encoder)"]),
            ("train: FlagEmbedding", ["train (FlagEmbedding)"]), ("prepare --teacher", ["prepare --teacher"]),
            ("gate", ["gate"]), ("eval", ["eval"]), ("merge (heads mixed)", ["merge (two heads mixed)"]),
-           ("export", ["export"]), ("ONNX", ["export --format onnx"]), ("serve", ["serve"]),
+           ("export", ["export"]), ("ONNX", ["export --format onnx"]), ("TEI loader rules", ["TEI loader rules"]),
+           ("serve", ["serve"]),
            ("llama-index ST / Flag", ["llama-index SentenceTransformerRerank", "llama-index FlagEmbeddingReranker"]),
            ("studio playground", ["studio playground"])]
 

@@ -163,7 +163,7 @@ def test_serve_benchmark_batches_concurrent_clients(tmp_path):
     """A real server under the quick load (32 requests per level, ~40 s): 8 clients share model calls."""
     from bench import bench_serve
 
-    result = bench_serve.run(quick=True, out=tmp_path, levels=(1, 8))
+    result = bench_serve.run(quick=True, out=tmp_path, levels=(1, 8), engines=())
     one, eight = result["clients_1"], result["clients_8"]
     assert one["requests"] == eight["requests"] == 32
     assert one["model_calls"] == 32  # a lone client is never batched with anyone

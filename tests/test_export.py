@@ -51,6 +51,11 @@ def test_export_st_folder_loads_and_card_states_the_facts(ce_run, run_cli, isola
     assert "CrossEncoder(" in card and "SentenceTransformerRerank" in card and "autorerank serve" in card
     facts = json.loads((out / "export.json").read_text())
     assert facts["name"] == "autorerank/20261202-000000-tiny-ce" and facts["gate"]["verdict"] == "improved"
+    # text-embeddings-inference's loader rules hold (wrapper.export.tei): the one thing ST 6 leaves out of a
+    # CrossEncoder folder, sentence_bert_config.json's max_seq_length, is added, and ST still reads it
+    assert facts["tei"]["problems"] == [] and "--model-id /model" in facts["tei"]["command"]
+    assert json.loads((out / "sentence_bert_config.json").read_text())["max_seq_length"] == CrossEncoder(
+        str(out)).max_seq_length == CrossEncoder(str(model)).max_seq_length
     # a second export into the same folder needs --overwrite
     code, _, stderr = run_cli("export", str(run), "--out", str(out))
     assert code == 2 and "--overwrite" in stderr
@@ -83,3 +88,22 @@ def test_export_bad_input(run_cli, isolated_home, ce_run):
     assert code == 2 and "cross-encoders" in err
     code, _, err = run_cli("export", str(run), "--out", str(isolated_home / "y"), "--quantize", "int8")
     assert code == 2 and "--format onnx" in err
+
+
+def test_tei_rules_name_the_file_and_what_is_missing(ce_folder, tmp_path):
+    import shutil
+
+    from wrapper.export import tei
+
+    folder = tmp_path / "m"
+    shutil.copytree(ce_folder, folder)
+    assert tei.problems(folder) == ["sentence_bert_config.json: no integer 'max_seq_length' (TEI fails to parse "
+                                    "it); `autorerank export` adds it"]  # what sentence-transformers 6 saves
+    tei.complete(folder, 512)
+    assert tei.problems(folder) == []
+    config = json.loads((folder / "config.json").read_text())
+    config["id2label"] = {"0": "a", "1": "b"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "tokenizer.json").unlink()
+    found = tei.problems(folder)
+    assert any("2 labels" in p for p in found) and any(p.startswith("tokenizer.json: missing") for p in found)

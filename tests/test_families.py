@@ -295,6 +295,9 @@ def test_export_and_onnx_per_family(repo, task, runs, monkeypatch, hub, tmp_path
     facts = export_model(str(run.dir), tmp_path / "st")
     assert facts["base_model"] == repo and (tmp_path / "st" / "README.md").is_file()
     record(repo, "export", "works")
+    problems = facts["tei"]["problems"]
+    assert problems == [] or repo == JINA, problems
+    record(repo, "TEI loader rules", "works" if not problems else f"refused: {problems[0][:100]}")
     try:
         onnx = export_model(str(run.dir), tmp_path / "onnx", fmt="onnx")["onnx"]
     except InputError as exc:

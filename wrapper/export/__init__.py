@@ -3,7 +3,8 @@
 The folder holds the weights, tokenizer and sentence-transformers config (`model.save`),
 README.md (a model card with the Hub's YAML header: base model, training data with its
 hash and counts, recipe, gate verdict, evaluation results, usage) and export.json (the
-same facts as JSON). `fmt="onnx"` adds onnx/model.onnx (and, with quantize="int8",
+same facts as JSON). A cross-encoder's folder also satisfies text-embeddings-inference's loader
+(`tei`: export.json's `tei` lists what would stop it, and the command that serves it). `fmt="onnx"` adds onnx/model.onnx (and, with quantize="int8",
 onnx/model_qint8.onnx) and measures how the ONNX model ranks against the original.
 """
 
@@ -103,6 +104,11 @@ def export_model(model: str, out: Path, *, fmt: str = "st", quantize: str | None
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     loaded.save(str(tmp))
+    if ref.kind == CROSS_ENCODER:
+        from wrapper.export import tei
+
+        tei.complete(tmp, getattr(loaded, "max_seq_length", None) or 512)
+        facts["tei"] = {"problems": tei.problems(tmp), "command": " ".join(tei.command(out))}
     if fmt == "onnx":
         from wrapper.export import onnx as onnx_export
 
