@@ -146,7 +146,8 @@ def test_a_search_survives_sigkill_and_ctrl_c_keeps_its_budget_and_picks_safely(
 
     from wrapper.run import Run
 
-    runs, budget = isolated_home / "runs", 75
+    # 120 s holds two trials and their gates on a CPU without AMX too (CI probed 290 ms/example there)
+    runs, budget = isolated_home / "runs", 120
     record_file = runs / "a" / "auto.json"
 
     def record() -> dict:
