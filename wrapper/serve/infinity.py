@@ -93,8 +93,8 @@ def wait_ready(base_url: str, proc, timeout_s: float = 300) -> None:
 
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"infinity exited with code {proc.returncode} before it was ready")
+        if not procs.pid_alive(proc.pid):
+            raise RuntimeError("infinity exited before it was ready (its log says why)")
         try:
             if httpx.get(base_url + "/models", timeout=2).status_code == 200:
                 return
