@@ -32,7 +32,7 @@ def _hand_rows(quality: dict, dataset: str) -> dict[str, float]:
     return {k: v for k, v in rows.items() if v is not None}
 
 
-def run(dataset: str, budget_s: float, out: Path | None = None, quick: bool = False) -> dict:
+def run(dataset: str, budget_s: float, out: Path | None = None, quick: bool = False, fresh: bool = False) -> dict:
     from bench import quality
     from bench.reuse import Ledger
     from wrapper.auto import run_auto
@@ -51,7 +51,7 @@ def run(dataset: str, budget_s: float, out: Path | None = None, quick: bool = Fa
                for name, other in plans.items() if name != dataset] + [DEFAULT_GENERAL]
     started = time.monotonic()
     result = run_auto(train_dir, budget_s=budget_s, general=general, runs=work / "runs", results=work / "results",
-                      name=f"auto-{dataset}", say=lambda msg: print(f"[auto] {msg}", file=sys.stderr, flush=True))
+                      name=f"auto-{dataset}", fresh=fresh, say=lambda msg: print(f"[auto] {msg}", file=sys.stderr, flush=True))
     wall = time.monotonic() - started
     record, pick = result.record, result.record["pick"]
     scores = None
@@ -90,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", required=True, help="scifact or cmrc2018")
     parser.add_argument("--budget", default="30m", help="auto's budget (default 30m)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--fresh", action="store_true", help="start the search over instead of resuming it")
     args = parser.parse_args(argv)
     from wrapper.cli.auto import parse_budget
 
-    run(args.dataset, parse_budget(args.budget), args.out)
+    run(args.dataset, parse_budget(args.budget), args.out, fresh=args.fresh)
     return 0
 
 

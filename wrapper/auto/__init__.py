@@ -405,6 +405,7 @@ def _pick(record, folder, deadline, runs_root, results, specs, selection, save, 
         else:
             record["merge"] = {"skipped": f"the best trial forgot, but {left:.0f} s were left and a merge needs "
                                           f"about {need:.0f} s", "from": best["run_id"]}
+            say(f"no merge: {record['merge']['skipped']}")
     record["pick"] = choose(record)
     if record["pick"]["run_id"] != "base":
         record["pick"]["model"] = str(Run.open(runs_root / record["pick"]["run_id"]).model_dir)
