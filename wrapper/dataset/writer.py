@@ -152,13 +152,14 @@ def triplet_rows(records: Iterable[dict], *, limit: int | None = None) -> Iterat
 def write_dataset(root: str | os.PathLike, *, train: list[dict] | None = None,
                   eval_splits: dict[str, list[dict]] | None = None, name: str | None = None,
                   extra: dict | None = None, overwrite: bool = True,
-                  autotrain_validation: str = "validation") -> Dataset:
+                  autotrain_validation: str = "validation", validation_negatives: int | None = None) -> Dataset:
     """A small prepared dataset at `root` from in-memory records (tests, benchmarks).
 
     `train`: {"query", "pos": [..], "neg": [..]} per query (teacher scores optional);
     `eval_splits`: {split: [{"query_id", "query", "positive", "negative"}]}. The split
     `autotrain_validation` (default: validation) also becomes `autotrain/validation.csv`,
-    what AutoTrain evaluates on while it trains. `extra` is merged into the manifest (e.g.
+    what AutoTrain evaluates on while it trains (each query's first `validation_negatives`
+    negatives only, when given: AutoTrain scores every triplet at every epoch). `extra` is merged into the manifest (e.g.
     `{"eval_only": True}` or a fixed `content_hash`).
     """
     root = Path(root)
@@ -172,7 +173,7 @@ def write_dataset(root: str | os.PathLike, *, train: list[dict] | None = None,
         triplets = 0
         if train:
             triplets = writer.autotrain("train", columns, triplet_rows(train))
-            val = [{"query": r["query"], "pos": r["positive"], "neg": r["negative"]}
+            val = [{"query": r["query"], "pos": r["positive"], "neg": r["negative"][:validation_negatives]}
                    for r in eval_splits.get(autotrain_validation, [])]
             writer.autotrain("validation", columns, triplet_rows(val))
             writer.flagembedding(train)
