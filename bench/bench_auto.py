@@ -23,10 +23,10 @@ OUT = Path(__file__).resolve().parent / "out"
 
 
 def _hand_rows(quality: dict, dataset: str) -> dict[str, float]:
-    """Dev MAP of every fine-tune of the quality report on `dataset` (and the base's)."""
+    """Dev MAP of every fine-tune of the quality report on `dataset` (baselines such as BM25 left out)."""
     entry = (quality.get("datasets") or {}).get(dataset) or {}
     rows = {label.removeprefix("fine-tuned: "): m.get("map") for label, m in (entry.get("models") or {}).items()
-            if isinstance(m, dict) and m.get("map") is not None}
+            if label.startswith("fine-tuned: ") and isinstance(m, dict) and m.get("map") is not None}
     for label, row in (entry.get("from_reranker") or {}).items():
         rows[label] = (row.get("fine_tuned") or {}).get("map")
     return {k: v for k, v in rows.items() if v is not None}
