@@ -242,7 +242,9 @@ class Run:
         if not base:
             return None
         looks_local = str(base).startswith((".", "/", "~")) or not re.fullmatch(r"[\w.-]+/[\w.-]+", str(base))
-        if looks_local:
+        project = self.status.get("project_dir")
+        # an old run's `org/name` that is a folder of its project is what transformers loaded there
+        if looks_local or (project and (Path(project) / str(base)).is_dir()):
             resolved = self._path(base)
             if resolved is not None and resolved.exists():
                 return str(resolved)
