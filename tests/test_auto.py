@@ -89,7 +89,16 @@ def test_the_cost_model_fits_steps_in_the_time_and_learns_the_start_up():
     recipe.steps = 425
     assert cost.trial_s(recipe, 16) == pytest.approx(12 + 68 + 20)
     cost.learn(recipe, 16, wall_s=98.0)  # the trial took 98 s: 30 s beyond its 68 s of compute
-    assert cost.startup["cross-encoder:"] == pytest.approx(0.5 * 12 + 0.5 * 30)
+    assert cost.startup["cross-encoder:"] == pytest.approx(30)  # the first measurement replaces the prior
+    cost.learn(recipe, 16, wall_s=88.0)  # 20 s beyond: averaged with the 30
+    assert cost.startup["cross-encoder:"] == pytest.approx(25)
+    assert cost.startup["st:"] == pytest.approx(25.0)  # another backend keeps its prior
+    cost.learn_gate(150.0)  # the first gate replaces the 20 s prior
+    assert cost.gate_s == pytest.approx(150)
+    cost.learn_gate(100.0)  # a cheaper gate lowers it to the mean only
+    assert cost.gate_s == pytest.approx(125)
+    cost.learn_gate(200.0)  # a dearer one raises it all the way
+    assert cost.gate_s == pytest.approx(200)
     assert cost.example_s("st:triplet", 256) == pytest.approx(0.01 * 2 * 2.4)  # scaled by length, triplets dearer
     assert epochs_for(100, rows=448, batch=16) == 4 and epochs_for(3, rows=448, batch=16) == 1
 

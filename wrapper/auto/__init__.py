@@ -95,7 +95,8 @@ def _probe(record: dict, base, derived, lengths: list[int], say) -> CostModel:
         + ", ".join(f"{v * 1000:.0f} ms/example at max length {k}" for k, v in stored.items()))
     for key, value in (record.get("startup") or {}).items():
         cost.startup[key] = value
-    cost.gate_s = record.get("gate_s", cost.gate_s)
+    cost.learned = set(record.get("startup_learned") or [])
+    cost.gate_s, cost.gates = record.get("gate_s", cost.gate_s), int(record.get("gates") or 0)
     return cost
 
 
@@ -323,7 +324,7 @@ def _trials(study, record, base, derived, selection, routes, lengths, has_teache
             cost.learn(recipe, per_step, time.monotonic() - t0)
             g0 = time.monotonic()
             gate = check_run(Run.open(run.run_dir), general=specs, results=results, runs=runs_root)
-            cost.gate_s = 0.5 * cost.gate_s + 0.5 * (time.monotonic() - g0)
+            cost.learn_gate(time.monotonic() - g0)
             entry.update(state="complete", gate=rec.gate_summary(gate.to_dict()))
             study.tell(trial, entry["selection_map"])
         except BudgetReached:
@@ -338,7 +339,8 @@ def _trials(study, record, base, derived, selection, routes, lengths, has_teache
             raise
         entry["seconds"] = round(time.monotonic() - t0, 1)
         record["trials"].append(entry)
-        record["startup"], record["gate_s"] = dict(cost.startup), cost.gate_s
+        record.update(startup=dict(cost.startup), startup_learned=sorted(cost.learned), gate_s=cost.gate_s,
+                      gates=cost.gates)
         done.add(number)
         gate = entry.get("gate") or {}
         say(f"  t{number:02d}: selection MAP {entry.get('selection_map', '-')}, gate {gate.get('verdict', entry['state'])}"

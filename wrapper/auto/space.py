@@ -100,6 +100,8 @@ class CostModel:
     per_example: dict[int, float] = field(default_factory=dict)  # token length -> seconds per pair example
     startup: dict[str, float] = field(default_factory=lambda: dict(STARTUP))
     gate_s: float = 20.0
+    learned: set[str] = field(default_factory=set)  # backends whose start-up a trial has measured
+    gates: int = 0  # gates measured
 
     @staticmethod
     def family(task: str) -> str:
@@ -115,11 +117,19 @@ class CostModel:
                 * self.example_s(recipe.task, recipe.max_length) + self.gate_s)
 
     def learn(self, recipe: Recipe, examples_per_step: int, wall_s: float) -> None:
-        """After a trial: its real start-up is what the wall time had beyond the compute (smoothed)."""
+        """After a trial: its real start-up is what the wall time had beyond the compute. The first
+        measurement of a backend replaces the prior; later ones are averaged with it."""
         compute = recipe.steps * examples_per_step * self.example_s(recipe.task, recipe.max_length)
         seen = max(wall_s - compute, 1.0)
         key = self.family(recipe.task)
-        self.startup[key] = 0.5 * self.startup[key] + 0.5 * seen
+        self.startup[key] = 0.5 * self.startup[key] + 0.5 * seen if key in self.learned else seen
+        self.learned.add(key)
+
+    def learn_gate(self, seconds: float) -> None:
+        """After a gate: the first replaces the prior; later ones never lower the estimate below their
+        mean with it (a gate that runs past the deadline breaks the budget; one trial fewer does not)."""
+        self.gate_s = max(seconds, 0.5 * (self.gate_s + seconds)) if self.gates else seconds
+        self.gates += 1
 
     def steps_for(self, recipe: Recipe, examples_per_step: int, seconds: float) -> int:
         """The most optimizer steps that fit in `seconds` (start-up and gate included), at least 1."""
