@@ -160,8 +160,12 @@ def _prepare_row(ledger: Ledger, plan: Plan, which: str, data: Path) -> tuple[Ro
 
 
 def _run_id(plan: Plan, label: str) -> str:
-    """A run id AutoTrain accepts as a project name too (letters, digits, hyphens)."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", f"q-{plan.name}-{label}")
+    """A run id AutoTrain accepts as a project name too (letters, digits, hyphens, at most 50): a long
+    label keeps its start and gets 8 hex digits of its hash, so ids stay distinct."""
+    text = re.sub(r"[^A-Za-z0-9-]", "-", f"q-{plan.name}-{label}")
+    if len(text) <= 50:
+        return text
+    return f"{text[:41].rstrip('-')}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def _train_inputs(plan: Plan, label: str, train: Row, train_dir: Path, work: Path, recipe: str | None = None,
