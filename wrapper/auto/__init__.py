@@ -13,7 +13,7 @@
    and the gate judges it on the untouched held-out split and the general sets.
 4. The pick: among trials whose gate says `improved`, the best selection MAP; if the best trial
    by selection MAP `forgot`, `merge --auto` of it is gated too; nothing improved: keep the base,
-   and why. A regressed, forgotten or collapsed model is never picked.
+   and why. A regressed, forgotten or collapsed model is never picked (`wrapper.auto.pick`).
 
 The budget holds: a trial starts only if its estimated cost fits what is left (`space.CostModel`,
 learned from the trials), and a running trial is stopped at the deadline (the record says so).
@@ -31,6 +31,7 @@ from typing import Callable
 
 from wrapper import settings
 from wrapper.auto import record as rec
+from wrapper.auto.pick import choose, make_pick, selection_map
 from wrapper.auto.space import LENGTHS, CostModel, Recipe, epochs_for, examples_per_step, lr_range, routes_for
 from wrapper.auto.split import SELECTION, carve
 from wrapper.errors import BudgetReached, InputError, Interrupted, RunFailed
@@ -162,15 +163,6 @@ def _shape(task: str, derived, base) -> tuple[int, int, int]:
     return rows, examples_per_step(task, batch, negatives), batch
 
 
-def _selection_map(run_dir: Path, selection) -> float:
-    from wrapper.evaluate.models import load, run_ref
-    from wrapper.gate import score_set
-    from wrapper.run import Run
-
-    ref = run_ref(Run.open(run_dir))
-    return score_set(load(ref), ref.kind, selection).map
-
-
 def run_auto(dataset_dir: str | Path, *, budget_s: float, base_model: str = "bundled", general: list[str] | None = None,
              tasks: list[str] | None = None, name: str | None = None, runs: Path | None = None,
              results: Path | None = None, fresh: bool = False, seed: int = 0, trust_remote_code: bool = False,
@@ -255,7 +247,7 @@ def run_auto(dataset_dir: str | Path, *, budget_s: float, base_model: str = "bun
     try:
         _trials(study, record, base, derived, selection, routes, lengths, has_teacher, cost, deadline, folder,
                 auto_id, runs_root, results, specs, save, say, trust_remote_code)
-        _pick(record, folder, deadline, runs_root, results, specs, selection, save, say)
+        make_pick(record, folder, deadline, runs_root, results, specs, selection, save, say)
     except (Interrupted, KeyboardInterrupt):
         record["state"] = "interrupted"
         save()
@@ -319,7 +311,7 @@ def _trials(study, record, base, derived, selection, routes, lengths, has_teache
             run = train_run(config, runs_dir=runs_root, run_id=run_id, progress=False,
                             deadline=deadline - cost.gate_s, labels={"auto": auto_id, "auto_trial": number})
             entry["backend"] = run.status.get("backend")
-            entry["selection_map"] = round(_selection_map(run.run_dir, selection), 4)
+            entry["selection_map"] = round(selection_map(run.run_dir, selection), 4)
             run.run.update(auto_selection_map=entry["selection_map"])  # the leaderboard groups trials by it
             cost.learn(recipe, per_step, time.monotonic() - t0)
             g0 = time.monotonic()
@@ -352,67 +344,6 @@ def _trials(study, record, base, derived, selection, routes, lengths, has_teache
 
 def _config_name(run_id: str) -> str:
     return _slug(run_id)[-50:].strip("-")
-
-
-def choose(record: dict) -> dict:
-    """The pick from the trials (and the merge) of a record: the best selection MAP among those the gate
-    found `improved`; none: the base model, with the verdicts that ruled each trial out."""
-    done = sorted((t for t in record["trials"] if t["state"] == "complete"), key=lambda t: -t["selection_map"])
-    candidates = [(t["selection_map"], t["run_id"]) for t in done if (t.get("gate") or {}).get("verdict") == "improved"]
-    merge = record.get("merge") or {}
-    if (merge.get("gate") or {}).get("verdict") == "improved":
-        candidates.append((merge["selection_map"], merge["run_id"]))
-    if candidates:
-        score, run_id = max(candidates)
-        return {"run_id": run_id, "verdict": "improved", "selection_map": score, "model": None,
-                "why": (f"the best selection MAP ({score:.4f}) among the {len(candidates)} model(s) the gate found "
-                        "improved on the held-out split without forgetting a general set")}
-    counts: dict[str, int] = {}
-    for t in record["trials"]:
-        key = (t.get("gate") or {}).get("verdict") or t["state"]
-        counts[key] = counts.get(key, 0) + 1
-    seen = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no trial finished"
-    best = done[0] if done else None
-    why = (f"keep the base model: no trial improved on the held-out split without forgetting ({seen})"
-           + (f"; the best by selection MAP, t{best['number']:02d}, was {best['gate']['verdict']}" if best else "")
-           + (f"; its merge with the base was {merge['gate']['verdict']}" if merge.get("gate") else ""))
-    return {"run_id": "base", "why": why, "verdict": None, "selection_map": None, "model": None}
-
-
-def _pick(record, folder, deadline, runs_root, results, specs, selection, save, say) -> None:
-    """The best trial (selection MAP) whose gate says improved; a merge of the best if it forgot; else the base."""
-    from wrapper.gate import check_run
-    from wrapper.merge import merge_run
-    from wrapper.run import Run
-
-    done = sorted((t for t in record["trials"] if t["state"] == "complete"), key=lambda t: -t["selection_map"])
-    best = done[0] if done else None
-    if best and best["gate"]["verdict"] == "forgot" and not record.get("merge"):
-        left = deadline - time.monotonic()
-        need = 4 * record.get("gate_s", 30.0)
-        if left > need:
-            say(f"the best trial t{best['number']:02d} forgot general ability: merge --auto with its base")
-            t0 = time.monotonic()
-            merged = merge_run(best["run_id"], auto=True, general=specs, runs=runs_root,
-                               name=f"{folder.name}-merge", auto_queries=60)
-            gate = check_run(Run.open(merged.run_dir), general=specs, results=results, runs=runs_root)
-            Run.open(merged.run_dir).update(auto=folder.name, auto_trial="merge")
-            record["merge"] = {"run_id": merged.run_dir.name, "from": best["run_id"],
-                               "weight": merged.curve.chosen if merged.curve else None,
-                               "selection_map": round(_selection_map(merged.run_dir, selection), 4),
-                               "weight_curve": str(merged.run_dir / "merge_curve.json"),
-                               "gate": rec.gate_summary(gate.to_dict()), "seconds": round(time.monotonic() - t0, 1)}
-            Run.open(merged.run_dir).update(auto_selection_map=record["merge"]["selection_map"])
-            save()
-        else:
-            record["merge"] = {"skipped": f"the best trial forgot, but {left:.0f} s were left and a merge needs "
-                                          f"about {need:.0f} s", "from": best["run_id"]}
-            say(f"no merge: {record['merge']['skipped']}")
-    record["pick"] = choose(record)
-    if record["pick"]["run_id"] != "base":
-        record["pick"]["model"] = str(Run.open(runs_root / record["pick"]["run_id"]).model_dir)
-    say(f"pick: {record['pick']['run_id']}: {record['pick']['why']}")
-    save()
 
 
 __all__ = ["AutoResult", "choose", "default_name", "run_auto"]
