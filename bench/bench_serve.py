@@ -46,22 +46,6 @@ def _texts() -> list[str]:
         return [json.loads(line)["text"] for line in handle]
 
 
-def _wait_up(base: str, proc, deadline_s: float = 300) -> None:
-    import httpx
-
-    end = time.time() + deadline_s
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("server did not come up")
-
-
 def _health(base: str) -> dict:
     import httpx
 
@@ -137,7 +121,7 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
                     "docs_per_request": DOCS, "pairs": len(pairs), "rounds": rounds,
                     "load_generator": "one asyncio thread, aiohttp"}
     try:
-        _wait_up(base, proc)
+        procs.wait_answering(base + "/health", proc, what="autorerank serve")
         for level in levels:
             asyncio.run(_load(url, requests[: max(level, 16)], level))  # warm this level's batch shapes
             before = _health(base)

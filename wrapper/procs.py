@@ -353,6 +353,23 @@ def free_port(host: str = LOCALHOST) -> int:
         return probe.getsockname()[1]
 
 
+def wait_answering(url: str, proc: subprocess.Popen, *, what: str, timeout_s: float = 300) -> None:
+    """Until GET `url` answers 200 (a server child is ready) or `proc` exits: RuntimeError naming `what`."""
+    import httpx
+
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready (its log says why)")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} did not answer at {url} within {timeout_s:.0f} s")
+
+
 class Stopped(KeyboardInterrupt):
     """The KeyboardInterrupt `interrupt_on` raises; `.signum` is the signal that came."""
 

@@ -159,8 +159,8 @@ def write_dataset(root: str | os.PathLike, *, train: list[dict] | None = None,
     `eval_splits`: {split: [{"query_id", "query", "positive", "negative"}]}. The split
     `autotrain_validation` (default: validation) also becomes `autotrain/validation.csv`,
     what AutoTrain evaluates on while it trains (each query's first `validation_negatives`
-    negatives only, when given: AutoTrain scores every triplet at every epoch). `extra` is merged into the manifest (e.g.
-    `{"eval_only": True}` or a fixed `content_hash`).
+    negatives only, when given: AutoTrain scores every triplet at every epoch). `extra` is
+    merged into the manifest (e.g. `{"eval_only": True}` or a fixed `content_hash`).
     """
     root = Path(root)
     train = list(train or [])

@@ -4,8 +4,9 @@ The folder holds the weights, tokenizer and sentence-transformers config (`model
 README.md (a model card with the Hub's YAML header: base model, training data with its
 hash and counts, recipe, gate verdict, evaluation results, usage) and export.json (the
 same facts as JSON). A cross-encoder's folder also satisfies text-embeddings-inference's loader
-(`tei`: export.json's `tei` lists what would stop it, and the command that serves it). `fmt="onnx"` adds onnx/model.onnx (and, with quantize="int8",
-onnx/model_qint8.onnx) and measures how the ONNX model ranks against the original.
+(`tei`: export.json's `tei` lists what would stop it, and the command that serves it).
+`fmt="onnx"` adds onnx/model.onnx (and, with quantize="int8", onnx/model_qint8.onnx) and
+measures how the ONNX model ranks against the original.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
     env = ensure_env(say)                       # .venv-infinity, created on first use
     proc = start(model_dir, port=7997, log=fh)  # `infinity_emb v2` on 127.0.0.1, supervised like ours
     wait_ready(base_url, proc)
-    scores = rerank(base_url, model_dir, query, documents)   # per document, in the order given
+    scores = rerank(base_url, query, documents)   # per document, in the order given
 
 Infinity 0.0.78 pins sentence-transformers < 4 and numpy < 2, so it lives in its own environment
 (like AutoTrain): `.venv-infinity` beside the project, or `$AUTORERANK_INFINITY_ENV`. It loads a model
@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -62,7 +61,7 @@ def ensure_env(say: Callable[[str], None] = lambda m: print(m, file=sys.stderr))
         if done.returncode != 0:
             from wrapper.errors import InputError
 
-            raise InputError.at("--engine infinity", f"setting up {folder} failed ({' '.join(argv[-2:])}): "
+            raise InputError.at(folder, f"setting up {folder} failed ({' '.join(argv[-2:])}): "
                                 f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}",
                                 hint=f"check pip's access to PyPI, or point ${ENV_INFINITY_ENV} at an environment "
                                      "with infinity-emb[server,torch]==0.0.78")
@@ -89,19 +88,7 @@ def start(model_dir: Path, *, port: int, log, host: str = procs.LOCALHOST, batch
 
 def wait_ready(base_url: str, proc, timeout_s: float = 300) -> None:
     """Until GET /models answers (Infinity has loaded the model) or the process exits."""
-    import httpx
-
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if not procs.pid_alive(proc.pid):
-            raise RuntimeError("infinity exited before it was ready (its log says why)")
-        try:
-            if httpx.get(base_url + "/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"infinity did not answer at {base_url} within {timeout_s:.0f} s")
+    procs.wait_answering(base_url + "/models", proc, what="infinity", timeout_s=timeout_s)
 
 
 def rerank(base_url: str, query: str, documents: list[str], client=None) -> list[float]:
