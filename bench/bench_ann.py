@@ -4,8 +4,8 @@
 
 What is timed is the search alone (`wrapper.prepare.ann`: `make`, `add` chunk by chunk as mining does,
 `result`), on synthetic embeddings with the shape of real ones: 384 dimensions (all-MiniLM-L6-v2),
-unit length, drawn around topic centres (100 passages each), queries near passages of the pool (see `_vectors`). Encoding costs
-the same whichever search runs, so it is left out; each case runs in its own subprocess, so its peak
+unit length, drawn around topic centres (100 passages each), queries near passages of the pool (see `_vectors`).
+Encoding costs the same whichever search runs, so it is left out; each case runs in its own subprocess, so its peak
 RSS is its own; the parent writes the vectors once, each worker loads them (pool x 384 x 4 bytes).
 
 Part 2, real data: `prepare` of SciFact (BEIR train qrels: 809 queries, 5,183 abstracts, the bundled
@@ -14,7 +14,8 @@ and of each held-out query's candidate list that FAISS's run keeps, and both min
 
 Per pool: seconds of each method, the ratio faiss/exact (the baseline is the exact stream, measured
 in the same run), the memory each search adds to the loaded vectors (peak RSS minus RSS once the
-vectors are in; in `prepare` the exact stream never holds the pool's vectors at all), and FAISS's recall: the mean share of each query's exact
+vectors are in; in `prepare` the exact stream never holds the pool's vectors at all), and FAISS's
+recall: the mean share of each query's exact
 top-`window` that FAISS also returns. `ann.AUTO_FAISS_FROM` (where `--ann auto` switches) should sit
 where the ratio falls below 1 with recall >= 0.99.
 """
@@ -37,8 +38,9 @@ CASES = {"quick": [(20_000, 2_000), (100_000, 2_000)],
 
 def _vectors(pool: int, queries: int, seed: int = 0):
     """Unit vectors around topic centres (100 passages per topic, so a query's top 30 are mostly on its
-    topic, as in a real corpus, not spread at random over the sphere): a passage is ~0.8 cosine from its centre, ~0.6 from a passage of
-    its topic and ~0 from others; a query is a noisy copy of one passage (~0.85 cosine to it)."""
+    topic, as in a real corpus, not spread at random over the sphere): a passage is ~0.8 cosine from its
+    centre, ~0.6 from a passage of its topic and ~0 from others; a query is a noisy copy of one passage
+    (~0.85 cosine to it)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -112,14 +114,12 @@ def recall(exact_ids: Path, faiss_ids: Path, k: int = WINDOW) -> float:
 
 
 def _lists(folder: Path) -> tuple[dict, dict]:
-    train, held = {}, {}
-    for line in (folder / "flagembedding" / "train.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        train[row["query"]] = set(row["neg"])
-    for path in (folder / "eval").glob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            held[row["query_id"]] = set(row["negative"])
+    """Each training query's mined negatives and each held-out query's candidates of a prepared dataset."""
+    from wrapper.dataset import Dataset, read_jsonl
+
+    dataset = Dataset.open(folder)
+    train = {row["query"]: set(row["neg"]) for row in read_jsonl(dataset.train_file("flagembedding"))}
+    held = {row["query_id"]: set(row["negative"]) for split in dataset.splits for row in dataset.read_split(split)}
     return train, held
 
 
