@@ -52,6 +52,11 @@ def _health(base: str) -> dict:
     return httpx.get(base + "/health", timeout=30).json()
 
 
+def _percentiles(latencies: list[float]) -> dict:
+    """p50 and p99 of request latencies (seconds) in milliseconds."""
+    return {f"p{q}_ms": round(float(np.percentile(latencies, q)) * 1000, 1) for q in (50, 99)}
+
+
 def _counted(before: dict, after: dict) -> dict:
     """Requests served and model calls made between two /health readings."""
     return {"requests": after["requests"] - before["requests"], "model_calls": after["batches"] - before["batches"]}
@@ -134,9 +139,7 @@ def run(quick: bool = False, out: Path | None = None, levels: tuple[int, ...] = 
                 latencies += lat
             ratios = [s / b for s, b in zip(served, baseline)]
             middle = ratios.index(statistics.median_low(ratios))
-            result[f"clients_{level}"] = {"pairs_per_s": round(served[middle], 1),
-                                          "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
-                                          "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
+            result[f"clients_{level}"] = {"pairs_per_s": round(served[middle], 1), **_percentiles(latencies),
                                           "direct_pairs_per_s": round(baseline[middle], 1),
                                           "ratios": [round(r, 3) for r in ratios],
                                           # the most a server can batch here: all `level` requests in one call
@@ -163,10 +166,10 @@ def _infinity(model_dir: Path, prec: str, requests: list, levels: tuple[int, ...
     port = procs.free_port()
     base = f"http://127.0.0.1:{port}"
     pairs = sum(len(docs) for _, docs in requests)
+    dtype = "bfloat16" if prec == "bf16" else "float32"
     with open(folder / "infinity.log", "wb") as log:
-        proc = infinity.start(model_dir, port=port, log=log, env=env,
-                              dtype="bfloat16" if prec == "bf16" else "float32")
-    out: dict = {"engine": "infinity-emb 0.0.78 (torch, cpu)", "dtype": "bfloat16" if prec == "bf16" else "float32"}
+        proc = infinity.start(model_dir, port=port, log=log, env=env, dtype=dtype)
+    out: dict = {"engine": "infinity-emb 0.0.78 (torch, cpu)", "dtype": dtype}
     try:
         infinity.wait_ready(base, proc)
         for level in levels:
@@ -177,9 +180,7 @@ def _infinity(model_dir: Path, prec: str, requests: list, levels: tuple[int, ...
                 served.append(pairs / wall)
                 latencies += lat
             ours_level = ours[f"clients_{level}"]["pairs_per_s"]
-            out[f"clients_{level}"] = {"pairs_per_s": round(statistics.median(served), 1),
-                                       "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
-                                       "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
+            out[f"clients_{level}"] = {"pairs_per_s": round(statistics.median(served), 1), **_percentiles(latencies),
                                        "ratio_vs_ours": round(statistics.median(served) / ours_level, 3)}
     finally:
         procs.stop_tree(proc, grace=5)
